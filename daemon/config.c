@@ -1,0 +1,598 @@
+/* Newswire — configuration table, config file and command line. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef enum cfg_type {
+    CFG_STR,      /* plain string into a char array */
+    CFG_UINT,     /* unsigned, bounded */
+    CFG_SIZE,     /* size_t, bounded, k/m/g suffixes */
+    CFG_MS,       /* unsigned milliseconds, bounded, ms/s/m/h suffixes */
+    CFG_LISTEN,   /* nw_listen_addr_t */
+    CFG_REDIS,    /* URL string, also parsed into cfg->redis */
+    CFG_LOGLEVEL, /* int (nw_log_level_t) */
+} cfg_type_t;
+
+/* One directive: the config key, where it lives, its bounds and default,
+ * and the one-line description shown by --help. */
+typedef struct cfg_key {
+    const char *name;
+    cfg_type_t type;
+    size_t offset;
+    size_t size; /* for CFG_STR: the array size */
+    unsigned long long min, max;
+    const char *def;
+    const char *help;
+} cfg_key_t;
+
+#define OFF(f)          offsetof(nw_config_t, f)
+#define STR(f)          CFG_STR, OFF(f), sizeof(((nw_config_t *)0)->f)
+#define NUM(t, f)       t, OFF(f), 0
+#define KiB             1024ULL
+#define MiB             (1024ULL * 1024ULL)
+
+static const cfg_key_t cfg_keys[] = {
+    {"redis", CFG_REDIS, OFF(redis_url), 0, 0, 0, "redis://127.0.0.1:6379/0",
+     "Redis server: redis://[:password@]host[:port][/db] or unix:/path[?db=N]"},
+    {"listen", NUM(CFG_LISTEN, listen), 0, 0, "127.0.0.1:8080",
+     "public gateway listener (WebSocket /v1/stream), ADDR:PORT"},
+    {"api_listen", NUM(CFG_LISTEN, api_listen), 0, 0, "127.0.0.1:8081",
+     "newsroom/admin API listener (ingest, health, metrics), ADDR:PORT"},
+    {"log_level", NUM(CFG_LOGLEVEL, log_level), 0, 0, "info", "debug, info, warn or error"},
+
+    {"redis_prefix", STR(redis_prefix), 1, 0, "nw:", "prefix of every Redis key Newswire uses"},
+    {"redis_connect_timeout", NUM(CFG_MS, redis_connect_timeout_ms), 10, 600000, "2s",
+     "time allowed to connect to Redis"},
+    {"redis_command_timeout", NUM(CFG_MS, redis_command_timeout_ms), 10, 600000, "5s",
+     "time allowed for one Redis command before the connection is dropped"},
+    {"redis_reconnect_max", NUM(CFG_MS, redis_reconnect_max_ms), 10, 600000, "5s",
+     "cap of the exponential backoff between Redis reconnection attempts"},
+    {"wire_maxlen", NUM(CFG_UINT, wire_maxlen), 100, 100000000, "100000",
+     "approximate number of events kept in the wire stream"},
+    {"topic_maxlen", NUM(CFG_UINT, topic_maxlen), 10, 10000000, "1000",
+     "approximate number of entries kept per topic index stream"},
+    {"wire_read_count", NUM(CFG_UINT, wire_read_count), 1, 10000, "256",
+     "wire events fetched per XREAD"},
+    {"wire_block", NUM(CFG_MS, wire_block_ms), 100, 60000, "5s",
+     "XREAD BLOCK time of the wire tail (an idle wire is re-polled this often)"},
+
+    {"api_max_body", NUM(CFG_SIZE, api_max_body), 1 * KiB, 64 * MiB, "1m",
+     "largest ingest request body (413 beyond)"},
+    {"api_max_header_bytes", NUM(CFG_SIZE, api_max_header_bytes), 1 * KiB, 1 * MiB, "16k",
+     "largest request head on the API listener (431 beyond)"},
+    {"api_max_headers", NUM(CFG_UINT, api_max_headers), 8, 1000, "64",
+     "most header lines in one API request (431 beyond)"},
+    {"api_max_connections", NUM(CFG_UINT, api_max_connections), 1, 100000, "1024",
+     "open connections on the API listener (503 beyond)"},
+    {"api_header_timeout", NUM(CFG_MS, api_header_timeout_ms), 100, 3600000, "10s",
+     "time to receive a request head (408 beyond)"},
+    {"api_body_timeout", NUM(CFG_MS, api_body_timeout_ms), 100, 3600000, "30s",
+     "time to receive a request body (408 beyond)"},
+    {"api_idle_timeout", NUM(CFG_MS, api_idle_timeout_ms), 100, 3600000, "60s",
+     "keep-alive idle time before an API connection is closed"},
+    {"ingest_max_pending", NUM(CFG_UINT, ingest_max_pending), 1, 1000000, "4096",
+     "publishes waiting for Redis at once (503 beyond)"},
+
+    {"gateway_threads", NUM(CFG_UINT, gateway_threads), 1, 64, "1",
+     "gateway threads, each with its own event loop on the shared listener"},
+    {"ws_max_frame", NUM(CFG_SIZE, ws_max_frame), 256, 1 * MiB, "4k",
+     "largest client WebSocket message (closed with 1009 beyond)"},
+    {"ws_max_topics", NUM(CFG_UINT, ws_max_topics), 1, 4096, "64",
+     "most subscriptions per session (closed with 1008 beyond)"},
+    {"session_queue_bytes", NUM(CFG_SIZE, session_queue_bytes), 4 * KiB, 1024 * MiB, "1m",
+     "bound of each session's output queue (overflow policy in PROTOCOL.md)"},
+    {"ws_ping_interval", NUM(CFG_MS, ws_ping_interval_ms), 1000, 3600000, "30s",
+     "idle time after which the server pings a WebSocket client"},
+    {"ws_idle_timeout", NUM(CFG_MS, ws_idle_timeout_ms), 1000, 3600000, "75s",
+     "idle time (no frame, no pong) after which a WebSocket is dropped"},
+    {"ws_handshake_timeout", NUM(CFG_MS, ws_handshake_timeout_ms), 1000, 600000, "10s",
+     "time allowed for the HTTP upgrade handshake"},
+    {"handoff_queue_events", NUM(CFG_UINT, handoff_queue_events), 16, 1000000, "4096",
+     "wire events queued towards each gateway thread before the wire tail pauses"},
+
+    {"shutdown_timeout", NUM(CFG_MS, shutdown_timeout_ms), 0, 600000, "10s",
+     "time allowed on SIGTERM for in-flight publishes and WebSocket closes"},
+};
+
+static const cfg_key_t *cfg_find(const char *name)
+{
+    for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++) {
+        if (strcmp(cfg_keys[i].name, name) == 0)
+            return &cfg_keys[i];
+    }
+    return NULL;
+}
+
+/* Parses a non-negative decimal integer followed by an optional unit suffix
+ * from units[] (each with its multiplier). A bare number uses bare_mult. */
+typedef struct unit {
+    const char *suffix;
+    unsigned long long mult;
+} unit_t;
+
+static int parse_scaled(const char *s, const unit_t *units, size_t nunits,
+                        unsigned long long bare_mult, unsigned long long *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!isdigit((unsigned char)s[0]))
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -EINVAL;
+    if (*end == '\0') {
+        if (bare_mult != 0 && v > ULLONG_MAX / bare_mult)
+            return -EINVAL;
+        *out = v * bare_mult;
+        return 0;
+    }
+    for (size_t i = 0; i < nunits; i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (v > ULLONG_MAX / units[i].mult)
+                return -EINVAL;
+            *out = v * units[i].mult;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static const unit_t size_units[] = {
+    {"k", KiB}, {"kb", KiB}, {"kib", KiB}, {"m", MiB}, {"mb", MiB}, {"mib", MiB},
+    {"g", 1024 * MiB}, {"gb", 1024 * MiB}, {"gib", 1024 * MiB}, {"b", 1},
+};
+static const unit_t ms_units[] = {
+    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+};
+
+int nw_config_parse_listen(const char *s, nw_listen_addr_t *out)
+{
+    const char *colon;
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || rb[1] != ':')
+            return -EINVAL;
+        hlen = (size_t)(rb - s - 1);
+        if (hlen == 0 || hlen >= sizeof(out->host))
+            return -EINVAL;
+        memcpy(out->host, s + 1, hlen);
+        out->host[hlen] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return -EINVAL;
+        hlen = (size_t)(colon - s);
+        if (memchr(s, ':', hlen) != NULL || hlen >= sizeof(out->host))
+            return -EINVAL;
+        if (hlen == 0)
+            snprintf(out->host, sizeof(out->host), "127.0.0.1");
+        else {
+            memcpy(out->host, s, hlen);
+            out->host[hlen] = '\0';
+        }
+    }
+    if (!isdigit((unsigned char)colon[1]))
+        return -EINVAL;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
+        return -EINVAL;
+    out->port = (int)port;
+    return 0;
+}
+
+int nw_config_parse_redis_url(const char *s, nw_redis_addr_t *out)
+{
+    nw_redis_addr_t a;
+    const char *p, *at, *slash, *hostend;
+    char *end;
+    long v;
+
+    memset(&a, 0, sizeof(a));
+    if (strncmp(s, "unix:", 5) == 0) {
+        const char *q = strchr(s + 5, '?');
+        size_t plen = q ? (size_t)(q - s - 5) : strlen(s + 5);
+        if (plen == 0 || plen >= sizeof(a.path) || s[5] != '/')
+            return -EINVAL;
+        memcpy(a.path, s + 5, plen);
+        if (q != NULL) {
+            if (strncmp(q, "?db=", 4) != 0 || !isdigit((unsigned char)q[4]))
+                return -EINVAL;
+            errno = 0;
+            v = strtol(q + 4, &end, 10);
+            if (errno != 0 || *end != '\0' || v < 0 || v > 15)
+                return -EINVAL;
+            a.db = (int)v;
+        }
+        *out = a;
+        return 0;
+    }
+    if (strncmp(s, "redis://", 8) != 0)
+        return -EINVAL;
+    p = s + 8;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (at != NULL && (slash == NULL || at < slash)) {
+        /* userinfo: ":password" or "user:password"; only the password is used */
+        const char *pc = memchr(p, ':', (size_t)(at - p));
+        const char *pw = pc ? pc + 1 : p;
+        size_t pwlen = (size_t)(at - pw);
+        if (pwlen >= sizeof(a.password))
+            return -EINVAL;
+        memcpy(a.password, pw, pwlen);
+        p = at + 1;
+    }
+    hostend = slash ? slash : p + strlen(p);
+    {
+        char hp[NW_CONFIG_STR_MAX + 8];
+        size_t n = (size_t)(hostend - p);
+        nw_listen_addr_t la;
+        if (n == 0 || n >= sizeof(hp) - 6)
+            return -EINVAL;
+        memcpy(hp, p, n);
+        hp[n] = '\0';
+        /* Reuse the listen-address grammar; a missing port means 6379. */
+        if (strchr(hp, ':') == NULL || (hp[0] == '[' && hp[n - 1] == ']'))
+            snprintf(hp + n, sizeof(hp) - n, ":6379");
+        if (nw_config_parse_listen(hp, &la) < 0 || la.port == 0)
+            return -EINVAL;
+        snprintf(a.host, sizeof(a.host), "%s", la.host);
+        a.port = la.port;
+    }
+    if (slash != NULL && slash[1] != '\0') {
+        if (!isdigit((unsigned char)slash[1]))
+            return -EINVAL;
+        errno = 0;
+        v = strtol(slash + 1, &end, 10);
+        if (errno != 0 || *end != '\0' || v < 0 || v > 15)
+            return -EINVAL;
+        a.db = (int)v;
+    }
+    *out = a;
+    return 0;
+}
+
+/* Applies value to the key k of cfg; on error fills err naming the key. */
+static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw_err_t *err)
+{
+    char *base = (char *)cfg;
+    unsigned long long v = 0;
+    int rc = 0;
+
+    switch (k->type) {
+    case CFG_STR:
+        if (strlen(value) < k->min || strlen(value) >= k->size) {
+            nw_err_set(err, k->name, "%s: length must be %llu..%zu bytes", k->name, k->min,
+                       k->size - 1);
+            return -EINVAL;
+        }
+        memcpy(base + k->offset, value, strlen(value) + 1);
+        return 0;
+    case CFG_UINT:
+        rc = parse_scaled(value, NULL, 0, 1, &v);
+        break;
+    case CFG_SIZE:
+        rc = parse_scaled(value, size_units, NW_ARRAY_LEN(size_units), 1, &v);
+        break;
+    case CFG_MS:
+        rc = parse_scaled(value, ms_units, NW_ARRAY_LEN(ms_units), 1, &v);
+        break;
+    case CFG_LISTEN:
+        if (nw_config_parse_listen(value, (nw_listen_addr_t *)(base + k->offset)) < 0) {
+            nw_err_set(err, k->name, "%s: invalid address \"%s\" (want ADDR:PORT)", k->name,
+                       value);
+            return -EINVAL;
+        }
+        return 0;
+    case CFG_REDIS:
+        if (strlen(value) >= sizeof(cfg->redis_url) ||
+            nw_config_parse_redis_url(value, &cfg->redis) < 0) {
+            nw_err_set(err, k->name,
+                       "%s: invalid URL (want redis://host:port/db or unix:/path)", k->name);
+            return -EINVAL;
+        }
+        snprintf(cfg->redis_url, sizeof(cfg->redis_url), "%s", value);
+        return 0;
+    case CFG_LOGLEVEL: {
+        nw_log_level_t lvl;
+        if (nw_log_level_parse(value, &lvl) < 0) {
+            nw_err_set(err, k->name, "%s: invalid level \"%s\" (debug, info, warn, error)",
+                       k->name, value);
+            return -EINVAL;
+        }
+        cfg->log_level = (int)lvl;
+        return 0;
+    }
+    }
+    if (rc < 0 || v < k->min || v > k->max) {
+        nw_err_set(err, k->name, "%s: invalid value \"%s\" (want %llu..%llu%s)", k->name, value,
+                   k->min, k->max,
+                   k->type == CFG_MS     ? " ms, or with a ms/s/m/h suffix"
+                   : k->type == CFG_SIZE ? " bytes, or with a k/m/g suffix"
+                                         : "");
+        return -EINVAL;
+    }
+    if (k->type == CFG_SIZE)
+        *(size_t *)(base + k->offset) = (size_t)v;
+    else
+        *(unsigned *)(base + k->offset) = (unsigned)v;
+    return 0;
+}
+
+void nw_config_defaults(nw_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++) {
+        int rc = cfg_apply(cfg, &cfg_keys[i], cfg_keys[i].def, NULL);
+        NW_ASSERT(rc == 0);
+    }
+}
+
+int nw_config_set(nw_config_t *cfg, const char *key, const char *value, nw_err_t *err)
+{
+    const cfg_key_t *k = cfg_find(key);
+
+    if (k == NULL) {
+        nw_err_set(err, key, "unknown key \"%s\"", key);
+        return -ENOENT;
+    }
+    return cfg_apply(cfg, k, value, err);
+}
+
+/* Trims blanks at both ends of s in place and returns it. */
+static char *trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
+{
+    char line[1024];
+    unsigned lineno = 0;
+    FILE *f = fopen(path, "r");
+    int rc = 0;
+
+    if (f == NULL) {
+        rc = -errno;
+        nw_err_set(err, "config", "cannot open config file %s: %s", path, strerror(errno));
+        return rc;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *key, *value, *eq;
+        nw_err_t kerr;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            nw_err_set(err, "config", "%s:%u: line too long", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        key = trim(line);
+        if (key[0] == '\0' || key[0] == '#')
+            continue;
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            nw_err_set(err, "config", "%s:%u: expected \"key = value\"", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        key = trim(key);
+        value = trim(eq + 1);
+        if (value[0] == '"') {
+            size_t n = strlen(value);
+            if (n < 2 || value[n - 1] != '"') {
+                nw_err_set(err, key, "%s:%u: %s: unterminated quoted value", path, lineno, key);
+                rc = -EINVAL;
+                break;
+            }
+            value[n - 1] = '\0';
+            value++;
+        } else {
+            /* an unquoted value ends at a " #" comment */
+            char *hash = strstr(value, " #");
+            if (hash != NULL)
+                *hash = '\0';
+            value = trim(value);
+        }
+        rc = nw_config_set(cfg, key, value, &kerr);
+        if (rc < 0) {
+            nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
+            rc = -EINVAL;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        nw_err_set(err, "config", "cannot read %s", path);
+        rc = -EIO;
+    }
+    fclose(f);
+    return rc;
+}
+
+void nw_config_dump(const nw_config_t *cfg, FILE *out)
+{
+    const char *base = (const char *)cfg;
+
+    for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++) {
+        const cfg_key_t *k = &cfg_keys[i];
+        const void *p = base + k->offset;
+
+        fprintf(out, "%s = ", k->name);
+        switch (k->type) {
+        case CFG_STR:
+            fprintf(out, "\"%s\"\n", (const char *)p);
+            break;
+        case CFG_UINT:
+            fprintf(out, "%u\n", *(const unsigned *)p);
+            break;
+        case CFG_SIZE:
+            fprintf(out, "%zu\n", *(const size_t *)p);
+            break;
+        case CFG_MS:
+            fprintf(out, "%ums\n", *(const unsigned *)p);
+            break;
+        case CFG_LISTEN: {
+            const nw_listen_addr_t *a = p;
+            fprintf(out, strchr(a->host, ':') ? "[%s]:%d\n" : "%s:%d\n", a->host, a->port);
+            break;
+        }
+        case CFG_REDIS:
+            if (cfg->redis.password[0] != '\0')
+                fprintf(out, "%s (password set)\n",
+                        cfg->redis.path[0] ? "unix socket" : "redis://***@host");
+            else
+                fprintf(out, "%s\n", cfg->redis_url);
+            break;
+        case CFG_LOGLEVEL:
+            fprintf(out, "%s\n", nw_log_level_name((nw_log_level_t)cfg->log_level));
+            break;
+        }
+    }
+}
+
+void nw_config_usage(FILE *out, const char *argv0)
+{
+    fprintf(out,
+            "Usage: %s [options]\n"
+            "\n"
+            "Newswire daemon: newsroom ingest, Redis wire, WebSocket gateway.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE       read settings from FILE (key = value lines)\n"
+            "  -r, --redis URL         redis://host:port/db or unix:/path\n"
+            "  -l, --listen ADDR:PORT  public gateway listener (default 127.0.0.1:8080)\n"
+            "  -a, --api-listen ADDR:PORT\n"
+            "                          newsroom/admin API listener (default 127.0.0.1:8081)\n"
+            "  -L, --log-level LEVEL   debug, info, warn or error (default info)\n"
+            "  -s, --set KEY=VALUE     set any config key (repeatable)\n"
+            "      --check-config      validate the configuration, print it, exit\n"
+            "  -h, --help              show this help\n"
+            "  -V, --version           show the version\n"
+            "\n"
+            "Command-line flags override the config file. Config keys:\n",
+            argv0);
+    for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++)
+        fprintf(out, "  %-22s %s (default %s)\n", cfg_keys[i].name, cfg_keys[i].help,
+                cfg_keys[i].def);
+}
+
+int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t *action,
+                        nw_err_t *err)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"redis", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},
+        {"api-listen", required_argument, NULL, 'a'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"set", required_argument, NULL, 's'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int c, rc;
+
+    nw_config_defaults(cfg);
+    *action = NW_CLI_RUN;
+
+    /* First pass: find --config, --help and --version, so the file is read
+     * before the flags that override it. */
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:r:l:a:L:s:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            *action = NW_CLI_HELP;
+            return 0;
+        case 'V':
+            *action = NW_CLI_VERSION;
+            return 0;
+        case '?':
+            nw_err_set(err, argv[optind - 1], "unknown option %s", argv[optind - 1]);
+            return -EINVAL;
+        case ':':
+            nw_err_set(err, argv[optind - 1], "option %s needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            break;
+        }
+    }
+    if (optind < argc) {
+        nw_err_set(err, argv[optind], "unexpected argument \"%s\"", argv[optind]);
+        return -EINVAL;
+    }
+    if (config_path != NULL) {
+        rc = nw_config_load_file(cfg, config_path, err);
+        if (rc < 0)
+            return -EINVAL;
+    }
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":c:r:l:a:L:s:hV", opts, NULL)) != -1) {
+        const char *key = NULL;
+        char kv[NW_CONFIG_STR_MAX * 2];
+
+        switch (c) {
+        case 'r':
+            key = "redis";
+            break;
+        case 'l':
+            key = "listen";
+            break;
+        case 'a':
+            key = "api_listen";
+            break;
+        case 'L':
+            key = "log_level";
+            break;
+        case 'C':
+            *action = NW_CLI_CHECK_CONFIG;
+            break;
+        case 's': {
+            char *eq;
+            snprintf(kv, sizeof(kv), "%s", optarg);
+            eq = strchr(kv, '=');
+            if (eq == NULL) {
+                nw_err_set(err, "set", "--set needs KEY=VALUE, got \"%s\"", optarg);
+                return -EINVAL;
+            }
+            *eq = '\0';
+            if (nw_config_set(cfg, trim(kv), trim(eq + 1), err) < 0)
+                return -EINVAL;
+            break;
+        }
+        default:
+            break;
+        }
+        if (key != NULL && nw_config_set(cfg, key, optarg, err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}

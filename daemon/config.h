@@ -1,0 +1,117 @@
+/* Newswire — configuration: defaults, the config file, the command line.
+ *
+ * Every setting is one key in a declarative table (config.c) with its type,
+ * bounds and default; the config file sets keys as "key = value" lines and
+ * the command-line flags set the same keys, after the file. Sizes accept
+ * k/m/g suffixes (KiB, MiB, GiB); durations accept ms/s/m/h suffixes (a bare
+ * number is in the key's unit). deploy/newswired.conf documents every key. */
+#ifndef NW_CONFIG_H
+#define NW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common.h"
+
+#define NW_CONFIG_STR_MAX 256
+
+/* A listening address: host (numeric IPv4/IPv6 or name) and port. */
+typedef struct nw_listen_addr {
+    char host[NW_CONFIG_STR_MAX];
+    int port;
+} nw_listen_addr_t;
+
+/* Where Redis is: TCP (host, port) or a unix socket path; db and password
+ * apply to both. */
+typedef struct nw_redis_addr {
+    char host[NW_CONFIG_STR_MAX]; /* "" when unix socket */
+    int port;
+    char path[NW_CONFIG_STR_MAX]; /* unix socket path, or "" */
+    int db;
+    char password[NW_CONFIG_STR_MAX];
+} nw_redis_addr_t;
+
+typedef struct nw_config {
+    /* where */
+    char redis_url[NW_CONFIG_STR_MAX];
+    nw_redis_addr_t redis;
+    nw_listen_addr_t listen;
+    nw_listen_addr_t api_listen;
+    int log_level; /* nw_log_level_t */
+
+    /* Redis */
+    char redis_prefix[64];
+    unsigned redis_connect_timeout_ms;
+    unsigned redis_command_timeout_ms;
+    unsigned redis_reconnect_max_ms;
+    unsigned wire_maxlen;
+    unsigned topic_maxlen;
+    unsigned wire_read_count;
+    unsigned wire_block_ms;
+
+    /* ingest API */
+    size_t api_max_body;
+    size_t api_max_header_bytes;
+    unsigned api_max_headers;
+    unsigned api_max_connections;
+    unsigned api_header_timeout_ms;
+    unsigned api_body_timeout_ms;
+    unsigned api_idle_timeout_ms;
+    unsigned ingest_max_pending;
+
+    /* gateway */
+    unsigned gateway_threads;
+    size_t ws_max_frame;
+    unsigned ws_max_topics;
+    size_t session_queue_bytes;
+    unsigned ws_ping_interval_ms;
+    unsigned ws_idle_timeout_ms;
+    unsigned ws_handshake_timeout_ms;
+    unsigned handoff_queue_events;
+
+    /* lifecycle */
+    unsigned shutdown_timeout_ms;
+} nw_config_t;
+
+/* Fills cfg with every default. */
+void nw_config_defaults(nw_config_t *cfg);
+
+/* Sets one key from its text value. Returns 0, or -ENOENT for an unknown key,
+ * or -EINVAL for a bad value, with err naming the key. */
+int nw_config_set(nw_config_t *cfg, const char *key, const char *value, nw_err_t *err);
+
+/* Reads a config file: "key = value" lines, '#' comments, blank lines;
+ * values may be double-quoted. Returns 0, or a negative errno with err
+ * naming "file:line: key" and the reason. */
+int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err);
+
+/* Parses "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1). */
+int nw_config_parse_listen(const char *s, nw_listen_addr_t *out);
+
+/* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". */
+int nw_config_parse_redis_url(const char *s, nw_redis_addr_t *out);
+
+/* Writes every key with its effective value, one "key = value" per line (the
+ * Redis password is masked). */
+void nw_config_dump(const nw_config_t *cfg, FILE *out);
+
+/* Outcome of command-line parsing. */
+typedef enum nw_cli_action {
+    NW_CLI_RUN = 0,
+    NW_CLI_HELP,
+    NW_CLI_VERSION,
+    NW_CLI_CHECK_CONFIG,
+} nw_cli_action_t;
+
+/* Parses argv into cfg (defaults, then --config FILE, then the other flags
+ * in order). Returns 0 and *action, or -EINVAL with err filled (the caller
+ * prints it and exits with status 2). */
+int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t *action,
+                        nw_err_t *err);
+
+/* Prints --help. */
+void nw_config_usage(FILE *out, const char *argv0);
+
+#endif

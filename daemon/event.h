@@ -1,0 +1,62 @@
+/* Newswire — wire events.
+ *
+ * One entry of the nw:wire stream, decoded once by the wire tail (core
+ * thread) and pre-encoded for both wire formats: each format's item frame is
+ * "head + topics + tail", where only the topics array differs between
+ * sessions (it lists the item's topics the session matched). Events are
+ * immutable after nw_event_from_entry() and reference-counted atomically, so
+ * every gateway thread can hold them. */
+#ifndef NW_EVENT_H
+#define NW_EVENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common.h"
+
+typedef enum nw_event_kind {
+    NW_KIND_NEW = 0,
+    NW_KIND_UPDATE,
+    NW_KIND_KILL,
+    NW_KIND_WITHHOLD,
+} nw_event_kind_t;
+
+#define NW_WIRE_ID_MAX 48
+
+typedef struct nw_bytes {
+    unsigned char *data;
+    size_t len;
+} nw_bytes_t;
+
+typedef struct nw_event {
+    atomic_uint refs;
+    char id[NW_WIRE_ID_MAX]; /* the wire entry id, the clients' cursor */
+    nw_event_kind_t kind;
+    int urgency;             /* 1..9 */
+    int64_t ingest_ms;       /* wall clock at ingest, from the entry */
+    char *uri;
+    size_t ntopics;          /* 1..NW_TOPICS_PER_ITEM_MAX */
+    char **topics;
+    nw_bytes_t json_head, json_tail; /* JSON frame: head + ["t",...] + tail */
+    nw_bytes_t mp_head, mp_tail;     /* msgpack frame, same layout */
+} nw_event_t;
+
+/* Decodes one XREAD/XRANGE entry (an array [id, [field, value, ...]]) into a
+ * new event (refs = 1). Returns 0, -EINVAL with err saying what is wrong
+ * with the entry, or -ENOMEM. */
+int nw_event_from_entry(const redisReply *entry, nw_event_t **out, nw_err_t *err);
+
+nw_event_t *nw_event_ref(nw_event_t *ev);
+
+/* Drops a reference; the last one frees the event. Accepts NULL. */
+void nw_event_unref(nw_event_t *ev);
+
+const char *nw_event_kind_name(nw_event_kind_t kind);
+
+/* Parses "new", "update", "kill", "withhold". Returns 0 or -EINVAL. */
+int nw_event_kind_parse(const char *s, size_t len, nw_event_kind_t *out);
+
+#endif

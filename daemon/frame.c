@@ -1,0 +1,157 @@
+/* Newswire — frame allocation and encoding. */
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <msgpack.h>
+
+#include "codec.h"
+
+nw_frame_t *nw_frame_alloc(size_t len, nw_format_t fmt, int urgency)
+{
+    nw_frame_t *f;
+
+    if (len > UINT32_MAX)
+        return NULL;
+    f = malloc(sizeof(*f) + LWS_PRE + len);
+    if (f == NULL)
+        return NULL;
+    f->refs = 1;
+    f->len = (uint32_t)len;
+    f->urgency = (uint8_t)urgency;
+    f->binary = fmt == NW_FORMAT_MSGPACK;
+    f->payload = f->storage + LWS_PRE;
+    return f;
+}
+
+void nw_frame_unref(nw_frame_t *f)
+{
+    if (f != NULL && --f->refs == 0)
+        free(f);
+}
+
+/* Bytes of the JSON topics array for mask: ["a","b/c"]. Topics need no
+ * escaping (their alphabet is [a-z0-9_/-]). */
+static size_t json_topics_len(const nw_event_t *ev, uint32_t mask)
+{
+    size_t n = 2, k = 0;
+
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        if (mask & (1u << i)) {
+            n += strlen(ev->topics[i]) + 2 + (k++ ? 1 : 0);
+        }
+    }
+    return n;
+}
+
+static unsigned char *json_topics_put(unsigned char *p, const nw_event_t *ev, uint32_t mask)
+{
+    size_t k = 0;
+
+    *p++ = '[';
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        if (mask & (1u << i)) {
+            size_t l = strlen(ev->topics[i]);
+            if (k++)
+                *p++ = ',';
+            *p++ = '"';
+            memcpy(p, ev->topics[i], l);
+            p += l;
+            *p++ = '"';
+        }
+    }
+    *p++ = ']';
+    return p;
+}
+
+/* The msgpack topics array: a fixarray/array16 header then fixstr/str8
+ * strings (topics are at most 128 bytes). */
+static size_t mp_topics_len(const nw_event_t *ev, uint32_t mask)
+{
+    size_t n = 0, count = 0;
+
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        if (mask & (1u << i)) {
+            size_t l = strlen(ev->topics[i]);
+            n += l + (l < 32 ? 1 : 2);
+            count++;
+        }
+    }
+    return n + (count < 16 ? 1 : 3);
+}
+
+static unsigned char *mp_topics_put(unsigned char *p, const nw_event_t *ev, uint32_t mask)
+{
+    unsigned count = 0;
+
+    for (size_t i = 0; i < ev->ntopics; i++)
+        count += (mask >> i) & 1u;
+    if (count < 16) {
+        *p++ = (unsigned char)(0x90 | count);
+    } else {
+        *p++ = 0xdc;
+        *p++ = (unsigned char)(count >> 8);
+        *p++ = (unsigned char)count;
+    }
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        if (mask & (1u << i)) {
+            size_t l = strlen(ev->topics[i]);
+            if (l < 32) {
+                *p++ = (unsigned char)(0xa0 | l);
+            } else {
+                *p++ = 0xd9;
+                *p++ = (unsigned char)l;
+            }
+            memcpy(p, ev->topics[i], l);
+            p += l;
+        }
+    }
+    return p;
+}
+
+nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
+{
+    const nw_bytes_t *head = fmt == NW_FORMAT_JSON ? &ev->json_head : &ev->mp_head;
+    const nw_bytes_t *tail = fmt == NW_FORMAT_JSON ? &ev->json_tail : &ev->mp_tail;
+    size_t tlen = fmt == NW_FORMAT_JSON ? json_topics_len(ev, mask) : mp_topics_len(ev, mask);
+    nw_frame_t *f = nw_frame_alloc(head->len + tlen + tail->len, fmt, ev->urgency);
+    unsigned char *p;
+
+    if (f == NULL)
+        return NULL;
+    p = f->payload;
+    memcpy(p, head->data, head->len);
+    p += head->len;
+    p = fmt == NW_FORMAT_JSON ? json_topics_put(p, ev, mask) : mp_topics_put(p, ev, mask);
+    memcpy(p, tail->data, tail->len);
+    return f;
+}
+
+nw_frame_t *nw_frame_control(const json_t *msg, nw_format_t fmt)
+{
+    nw_frame_t *f = NULL;
+
+    if (fmt == NW_FORMAT_JSON) {
+        char *s = json_dumps(msg, JSON_COMPACT);
+        if (s == NULL)
+            return NULL;
+        f = nw_frame_alloc(strlen(s), fmt, NW_URGENCY_CONTROL);
+        if (f != NULL)
+            memcpy(f->payload, s, f->len);
+        free(s);
+    } else {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (nw_codec_json_to_msgpack(msg, &pk) == 0) {
+            f = nw_frame_alloc(sb.size, fmt, NW_URGENCY_CONTROL);
+            if (f != NULL)
+                memcpy(f->payload, sb.data, sb.size);
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+    return f;
+}

@@ -1,0 +1,364 @@
+/* Newswire — gateway thread: lws context, WebSocket callback, event
+ * dispatch through the topic index. */
+#include "gateway.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "frame.h"
+#include "handoff.h"
+#include "log.h"
+#include "session.h"
+#include "topic_index.h"
+
+#define NW_DRAIN_BATCH 64
+#define NW_FRAME_CACHE 32 /* distinct (format, topic mask) frames kept per event */
+
+struct nw_gateway {
+    unsigned index;
+    const nw_config_t *cfg;
+    nw_gateway_metrics_t *metrics;
+    nw_handoff_t *handoff;
+    struct lws_context *ctx;
+    pthread_t thread;
+    bool thread_started;
+
+    /* start-up hand-shake between the core and the gateway thread */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool start_done;
+    int start_rc;
+
+    atomic_bool stop;    /* core: close sessions, refuse new ones */
+    atomic_bool drained; /* gateway: stop seen and no session left */
+    atomic_bool quit;    /* core: leave the loop */
+
+    /* gateway-thread state */
+    nw_session_env_t env;
+    size_t nsessions;
+    uint64_t seq;
+    nw_session_t **hits; /* dispatch scratch, capacity >= nsessions */
+    size_t caphits;
+    size_t nhits;
+
+    lws_retry_bo_t retry;
+    struct lws_protocols protocols[4];
+};
+
+/* Per-event dispatch scratch: the bit of the topic being matched. */
+typedef struct match_ctx {
+    nw_gateway_t *gw;
+    uint32_t bit;
+} match_ctx_t;
+
+static void match_visit_cb(void *owner, void *arg)
+{
+    match_ctx_t *mc = arg;
+    nw_gateway_t *gw = mc->gw;
+    nw_session_t *s = owner;
+
+    if (s->mark != gw->seq) {
+        s->mark = gw->seq;
+        s->mask = 0;
+        gw->hits[gw->nhits++] = s;
+    }
+    s->mask |= mc->bit;
+}
+
+/* Routes one event to every session with a matching subscription: each
+ * session gets the event once, with the item's topics it matched. Frames are
+ * built once per (format, mask) and shared. */
+static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
+{
+    struct {
+        nw_format_t fmt;
+        uint32_t mask;
+        nw_frame_t *frame;
+    } cache[NW_FRAME_CACHE];
+    size_t ncache = 0;
+    bool filterable = ev->kind == NW_KIND_NEW || ev->kind == NW_KIND_UPDATE;
+
+    gw->seq++;
+    gw->nhits = 0;
+    NW_METRIC_INC(gw->metrics->events);
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        match_ctx_t mc = {gw, 1u << i};
+        nw_topic_index_match(gw->env.index, ev->topics[i], match_visit_cb, &mc);
+    }
+    for (size_t h = 0; h < gw->nhits; h++) {
+        nw_session_t *s = gw->hits[h];
+        nw_frame_t *f = NULL;
+        size_t c;
+
+        if (filterable && ev->urgency > s->min_urgency)
+            continue;
+        for (c = 0; c < ncache; c++) {
+            if (cache[c].fmt == s->fmt && cache[c].mask == s->mask) {
+                f = cache[c].frame;
+                break;
+            }
+        }
+        if (f == NULL) {
+            f = nw_frame_item(ev, s->fmt, s->mask);
+            if (f == NULL) {
+                nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory",
+                                 false);
+                continue;
+            }
+            if (ncache < NW_FRAME_CACHE) {
+                cache[ncache].fmt = s->fmt;
+                cache[ncache].mask = s->mask;
+                cache[ncache++].frame = f;
+            } else {
+                nw_session_deliver(s, f);
+                nw_frame_unref(f);
+                continue;
+            }
+        }
+        nw_session_deliver(s, f);
+    }
+    for (size_t c = 0; c < ncache; c++)
+        nw_frame_unref(cache[c].frame);
+}
+
+/* Runs on the gateway thread when woken: drains the hand-off queue, starts
+ * the shutdown when asked. */
+static void gw_wake_cb(nw_gateway_t *gw)
+{
+    nw_event_t *batch[NW_DRAIN_BATCH];
+    size_t n;
+
+    while ((n = nw_handoff_drain(gw->handoff, batch, NW_DRAIN_BATCH)) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            gw_dispatch(gw, batch[i]);
+            nw_event_unref(batch[i]);
+        }
+    }
+    if (atomic_load(&gw->stop) && !gw->env.shutting_down) {
+        gw->env.shutting_down = true;
+        for (nw_session_t *s = gw->env.head; s != NULL; s = s->next)
+            nw_session_close(s, NW_WS_CLOSE_GOING_AWAY, "server shutting down", true);
+    }
+    if (gw->env.shutting_down && gw->env.head == NULL)
+        atomic_store(&gw->drained, true);
+}
+
+/* Accepts an upgrade only on /v1/stream, and not while shutting down. */
+static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
+{
+    char uri[256];
+    int status = 0;
+
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+        strcmp(uri, "/v1/stream") != 0)
+        status = HTTP_STATUS_NOT_FOUND;
+    else if (gw->env.shutting_down)
+        status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+    if (status == 0)
+        return 0;
+    NW_METRIC_INC(gw->metrics->rejected_handshakes);
+    if (lws_return_http_status(wsi, (unsigned)status, NULL) != 0)
+        return -1;
+    return 1;
+}
+
+/* Makes room in the dispatch scratch for one more session. */
+static int gw_reserve_hit(nw_gateway_t *gw)
+{
+    if (gw->nsessions + 1 > gw->caphits) {
+        size_t ncap = gw->caphits ? gw->caphits * 2 : 64;
+        nw_session_t **nh = realloc(gw->hits, ncap * sizeof(*nh));
+        if (nh == NULL)
+            return -ENOMEM;
+        gw->hits = nh;
+        gw->caphits = ncap;
+    }
+    return 0;
+}
+
+static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    nw_gateway_t *gw = ctx ? lws_context_user(ctx) : NULL;
+    nw_session_t *s = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return gw_confirm_upgrade(gw, wsi);
+    case LWS_CALLBACK_ESTABLISHED: {
+        const struct lws_protocols *p = lws_get_protocol(wsi);
+        if (gw_reserve_hit(gw) < 0)
+            return -1;
+        gw->nsessions++;
+        return nw_session_open(s, wsi, &gw->env,
+                               p->id == NW_FORMAT_MSGPACK ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON);
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return nw_session_receive(s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return nw_session_writeable(s);
+    case LWS_CALLBACK_CLOSED:
+        if (s != NULL && s->open) {
+            nw_session_closed(s);
+            gw->nsessions--;
+            if (gw->env.shutting_down && gw->env.head == NULL)
+                atomic_store(&gw->drained, true);
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (gw != NULL)
+            gw_wake_cb(gw);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void *gw_thread(void *arg)
+{
+    nw_gateway_t *gw = arg;
+    const nw_config_t *cfg = gw->cfg;
+    struct lws_context_creation_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->listen.port;
+    info.iface = cfg->listen.host;
+    info.protocols = gw->protocols;
+    info.user = gw;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    if (strchr(cfg->listen.host, ':') == NULL)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->gateway_threads > 1)
+        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    info.timeout_secs = NW_MAX(1u, cfg->ws_handshake_timeout_ms / 1000);
+    info.max_http_header_data = 8192;
+    info.retry_and_idle_policy = &gw->retry;
+
+    gw->ctx = lws_create_context(&info);
+    if (gw->ctx == NULL)
+        nw_log(NW_LOG_ERROR, "gateway", "cannot create the WebSocket listener",
+               "gateway=%u host=%s port=%d", gw->index, cfg->listen.host, cfg->listen.port);
+    pthread_mutex_lock(&gw->lock);
+    gw->start_rc = gw->ctx ? 0 : -EADDRNOTAVAIL;
+    gw->start_done = true;
+    pthread_cond_signal(&gw->cond);
+    pthread_mutex_unlock(&gw->lock);
+    if (gw->ctx == NULL)
+        return NULL;
+
+    /* The core thread destroys the context after joining this thread, so
+     * that it can keep calling lws_cancel_service() on it until then. */
+    while (!atomic_load(&gw->quit))
+        lws_service(gw->ctx, 0);
+    return NULL;
+}
+
+nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsigned index)
+{
+    nw_gateway_t *gw = calloc(1, sizeof(*gw));
+
+    if (gw == NULL)
+        return NULL;
+    gw->index = index;
+    gw->cfg = cfg;
+    gw->metrics = &metrics->gateways[index];
+    gw->handoff = nw_handoff_new(cfg->handoff_queue_events);
+    gw->env.index = nw_topic_index_new();
+    if (gw->handoff == NULL || gw->env.index == NULL)
+        goto fail;
+    pthread_mutex_init(&gw->lock, NULL);
+    pthread_cond_init(&gw->cond, NULL);
+    gw->env.cfg = cfg;
+    gw->env.metrics = gw->metrics;
+    gw->env.gateway_id = index;
+
+    gw->retry.secs_since_valid_ping = (uint16_t)NW_MAX(1u, cfg->ws_ping_interval_ms / 1000);
+    gw->retry.secs_since_valid_hangup = (uint16_t)NW_MAX(2u, cfg->ws_idle_timeout_ms / 1000);
+
+    /* The WebSocket protocols come first: lws uses protocols[0] for plain
+     * HTTP too, which gw_ws_cb hands to lws_callback_http_dummy(). A client
+     * that names no subprotocol gets protocols[0], JSON. */
+    gw->protocols[0] = (struct lws_protocols){"newswire.v1.json", gw_ws_cb, sizeof(nw_session_t),
+                                              1024, NW_FORMAT_JSON, NULL, 0};
+    gw->protocols[1] = (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb,
+                                              sizeof(nw_session_t), 1024, NW_FORMAT_MSGPACK, NULL,
+                                              0};
+    return gw;
+fail:
+    nw_handoff_free(gw->handoff);
+    nw_topic_index_free(gw->env.index);
+    free(gw);
+    return NULL;
+}
+
+int nw_gateway_start(nw_gateway_t *gw)
+{
+    int rc = pthread_create(&gw->thread, NULL, gw_thread, gw);
+
+    if (rc != 0)
+        return -rc;
+    gw->thread_started = true;
+    pthread_mutex_lock(&gw->lock);
+    while (!gw->start_done)
+        pthread_cond_wait(&gw->cond, &gw->lock);
+    rc = gw->start_rc;
+    pthread_mutex_unlock(&gw->lock);
+    if (rc < 0) {
+        pthread_join(gw->thread, NULL);
+        gw->thread_started = false;
+    }
+    return rc;
+}
+
+int nw_gateway_push(nw_gateway_t *gw, nw_event_t *ev)
+{
+    return nw_handoff_push(gw->handoff, ev);
+}
+
+size_t nw_gateway_room(nw_gateway_t *gw)
+{
+    return nw_handoff_room(gw->handoff);
+}
+
+void nw_gateway_wake(nw_gateway_t *gw)
+{
+    if (gw->ctx != NULL)
+        lws_cancel_service(gw->ctx);
+}
+
+void nw_gateway_stop(nw_gateway_t *gw)
+{
+    atomic_store(&gw->stop, true);
+    nw_gateway_wake(gw);
+}
+
+bool nw_gateway_drained(nw_gateway_t *gw)
+{
+    return !gw->thread_started || atomic_load(&gw->drained);
+}
+
+void nw_gateway_free(nw_gateway_t *gw)
+{
+    if (gw == NULL)
+        return;
+    if (gw->thread_started) {
+        atomic_store(&gw->quit, true);
+        lws_cancel_service(gw->ctx);
+        pthread_join(gw->thread, NULL);
+        /* closes what is left; callbacks now run on this thread, alone */
+        lws_context_destroy(gw->ctx);
+    }
+    pthread_mutex_destroy(&gw->lock);
+    pthread_cond_destroy(&gw->cond);
+    nw_handoff_free(gw->handoff);
+    nw_topic_index_free(gw->env.index);
+    free(gw->hits);
+    free(gw);
+}

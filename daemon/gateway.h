@@ -1,0 +1,55 @@
+/* Newswire — a gateway thread: one libwebsockets context and its loop.
+ *
+ * Debian 12's libwebsockets 4.1 cannot share libevent's loop, so each
+ * gateway runs lws in its own thread. It owns its sessions, its topic index
+ * and the frames it builds; it never talks to Redis. The core thread hands
+ * it wire events through a bounded locked queue and wakes it with
+ * lws_cancel_service(); the gateway drains the queue in
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED and routes each event through its topic
+ * index to the sessions that match. With gateway_threads > 1, every gateway
+ * listens on the same port (SO_REUSEPORT) and the kernel spreads new
+ * connections over them.
+ *
+ * Functions here are called from the core thread unless noted. */
+#ifndef NW_GATEWAY_H
+#define NW_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "event.h"
+#include "metrics.h"
+
+typedef struct nw_gateway nw_gateway_t;
+
+/* Creates gateway number index (config and metrics are borrowed and must
+ * outlive it). Returns NULL on allocation failure. */
+nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsigned index);
+
+/* Starts the thread and waits until it listens. Returns 0 or a negative
+ * errno (the thread is then already gone). */
+int nw_gateway_start(nw_gateway_t *gw);
+
+/* Queues an event (takes a new reference). Returns 0 or -EAGAIN when the
+ * queue is full. Call nw_gateway_wake() after a batch. */
+int nw_gateway_push(nw_gateway_t *gw, nw_event_t *ev);
+
+/* Free slots in the hand-off queue. */
+size_t nw_gateway_room(nw_gateway_t *gw);
+
+/* Wakes the gateway thread to drain its queue. */
+void nw_gateway_wake(nw_gateway_t *gw);
+
+/* Asks the gateway to close every session with 1001 after flushing what is
+ * queued, and to refuse new ones. Returns at once. */
+void nw_gateway_stop(nw_gateway_t *gw);
+
+/* True once, after nw_gateway_stop(), every session is closed. */
+bool nw_gateway_drained(nw_gateway_t *gw);
+
+/* Ends the loop (closing what is left), joins the thread and frees gw.
+ * Accepts NULL. */
+void nw_gateway_free(nw_gateway_t *gw);
+
+#endif

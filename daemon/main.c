@@ -1,0 +1,288 @@
+/* Newswire — newswired: the daemon's entry point and lifecycle.
+ *
+ * Threads: the core thread runs one libevent loop (the API, both Redis
+ * connections, the wire tail, timers, signals); gateway threads run the
+ * WebSocket listeners (gateway.h). Start-up: config, Redis links (they
+ * connect in the background and retry forever), API listener, gateways,
+ * wire tail. SIGINT/SIGTERM: stop accepting on both listeners, let
+ * in-flight publishes finish and gateways flush and close their sessions
+ * with 1001, bounded by shutdown_timeout; then exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "api.h"
+#include "config.h"
+#include "gateway.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+#include "wire.h"
+
+extern const char nw_publish_lua[];
+
+#define NW_SHUTDOWN_POLL_MS 20
+
+typedef struct daemon {
+    nw_config_t cfg;
+    struct event_base *base;
+    nw_metrics_t *metrics;
+    nw_redis_t *cmd;  /* publishes and lookups */
+    nw_redis_t *tail; /* dedicated to XREAD BLOCK */
+    nw_redis_script_t publish;
+    nw_ingest_t *ingest;
+    nw_api_t *api;
+    nw_wire_t *wire;
+    nw_gateway_t **gateways;
+    unsigned ngateways;
+    struct event *sigint_ev, *sigterm_ev, *shutdown_ev;
+    struct timespec shutdown_deadline;
+    bool stopping;
+} daemon_t;
+
+/* Wire sink: every gateway gets every event. */
+static size_t sink_room(void *arg)
+{
+    daemon_t *d = arg;
+    size_t room = SIZE_MAX;
+
+    for (unsigned i = 0; i < d->ngateways; i++)
+        room = NW_MIN(room, nw_gateway_room(d->gateways[i]));
+    return room;
+}
+
+static void sink_push(nw_event_t *ev, void *arg)
+{
+    daemon_t *d = arg;
+
+    for (unsigned i = 0; i < d->ngateways; i++) {
+        /* room() was checked for the whole batch: this cannot fail */
+        int rc = nw_gateway_push(d->gateways[i], ev);
+        NW_ASSERT(rc == 0);
+    }
+}
+
+static void sink_flush(void *arg)
+{
+    daemon_t *d = arg;
+
+    for (unsigned i = 0; i < d->ngateways; i++)
+        nw_gateway_wake(d->gateways[i]);
+}
+
+static bool ready_cb(void *arg, bool *redis_up, bool *wire_up)
+{
+    daemon_t *d = arg;
+
+    *redis_up = nw_redis_is_up(d->cmd);
+    *wire_up = d->wire != NULL && nw_wire_is_live(d->wire);
+    return *redis_up && *wire_up && !d->stopping;
+}
+
+static bool deadline_passed(const struct timespec *deadline)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/* Polls the graceful stop: done when no publish waits for Redis and every
+ * gateway has closed its sessions, or when the deadline passes. */
+static void shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_t *d = arg;
+    bool drained = true;
+
+    for (unsigned i = 0; i < d->ngateways; i++) {
+        drained = drained && nw_gateway_drained(d->gateways[i]);
+        nw_gateway_wake(d->gateways[i]);
+    }
+    if ((drained && nw_ingest_pending(d->ingest) == 0) || deadline_passed(&d->shutdown_deadline)) {
+        if (!drained || nw_ingest_pending(d->ingest) != 0)
+            nw_log(NW_LOG_WARN, "main", "shutdown timeout: closing what is left",
+                   "pending_publishes=%zu", nw_ingest_pending(d->ingest));
+        event_base_loopbreak(d->base);
+        return;
+    }
+    {
+        struct timeval tv = {0, NW_SHUTDOWN_POLL_MS * 1000};
+        evtimer_add(d->shutdown_ev, &tv);
+    }
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    daemon_t *d = arg;
+    struct timeval tv = {0, 0};
+
+    if (d->stopping) {
+        nw_log(NW_LOG_WARN, "main", "second signal: stopping now", "signal=%d", (int)sig);
+        event_base_loopbreak(d->base);
+        return;
+    }
+    d->stopping = true;
+    nw_log(NW_LOG_INFO, "main", "shutting down", "signal=%s timeout_ms=%u",
+           sig == SIGINT ? "SIGINT" : "SIGTERM", d->cfg.shutdown_timeout_ms);
+    clock_gettime(CLOCK_MONOTONIC, &d->shutdown_deadline);
+    d->shutdown_deadline.tv_sec += d->cfg.shutdown_timeout_ms / 1000;
+    d->shutdown_deadline.tv_nsec += (long)(d->cfg.shutdown_timeout_ms % 1000) * 1000000L;
+    if (d->shutdown_deadline.tv_nsec >= 1000000000L) {
+        d->shutdown_deadline.tv_sec++;
+        d->shutdown_deadline.tv_nsec -= 1000000000L;
+    }
+    nw_api_stop_accepting(d->api);
+    for (unsigned i = 0; i < d->ngateways; i++)
+        nw_gateway_stop(d->gateways[i]);
+    evtimer_add(d->shutdown_ev, &tv);
+}
+
+static nw_redis_t *redis_link(daemon_t *d, const char *name)
+{
+    nw_redis_opts_t o = {
+        .connect_timeout_ms = d->cfg.redis_connect_timeout_ms,
+        .command_timeout_ms = d->cfg.redis_command_timeout_ms,
+        .reconnect_max_ms = d->cfg.redis_reconnect_max_ms,
+    };
+
+    return nw_redis_new(d->base, &d->cfg.redis, &o, name, d->metrics);
+}
+
+/* Builds and starts everything. Returns 0, or a negative errno after
+ * logging what failed. */
+static int daemon_start(daemon_t *d)
+{
+    nw_wire_sink_t sink = {sink_room, sink_push, sink_flush, d};
+    int rc;
+
+    d->base = event_base_new();
+    d->metrics = nw_metrics_new(d->cfg.gateway_threads);
+    if (d->base == NULL || d->metrics == NULL)
+        return -ENOMEM;
+    d->publish = (nw_redis_script_t){.name = "publish", .source = nw_publish_lua};
+    d->cmd = redis_link(d, "command");
+    d->tail = redis_link(d, "wire");
+    if (d->cmd == NULL || d->tail == NULL || nw_redis_add_script(d->cmd, &d->publish) < 0)
+        return -ENOMEM;
+    d->ingest = nw_ingest_new(&d->cfg, d->metrics, d->cmd, &d->publish);
+    d->api = d->ingest ? nw_api_new(d->base, &d->cfg, d->metrics, d->ingest, ready_cb, d) : NULL;
+    if (d->api == NULL)
+        return -ENOMEM;
+    rc = nw_api_listen(d->api);
+    if (rc < 0) {
+        nw_log(NW_LOG_ERROR, "main", "cannot listen (API)", "addr=%s port=%d error=\"%s\"",
+               d->cfg.api_listen.host, d->cfg.api_listen.port, strerror(-rc));
+        return rc;
+    }
+    d->ngateways = d->cfg.gateway_threads;
+    d->gateways = calloc(d->ngateways, sizeof(*d->gateways));
+    if (d->gateways == NULL)
+        return -ENOMEM;
+    for (unsigned i = 0; i < d->ngateways; i++) {
+        d->gateways[i] = nw_gateway_new(&d->cfg, d->metrics, i);
+        if (d->gateways[i] == NULL)
+            return -ENOMEM;
+        rc = nw_gateway_start(d->gateways[i]);
+        if (rc < 0) {
+            nw_log(NW_LOG_ERROR, "main", "cannot listen (gateway)", "addr=%s port=%d",
+                   d->cfg.listen.host, d->cfg.listen.port);
+            return rc;
+        }
+    }
+    d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink);
+    d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
+    d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
+    d->shutdown_ev = evtimer_new(d->base, shutdown_poll_cb, d);
+    if (d->wire == NULL || d->sigint_ev == NULL || d->sigterm_ev == NULL ||
+        d->shutdown_ev == NULL)
+        return -ENOMEM;
+    evsignal_add(d->sigint_ev, NULL);
+    evsignal_add(d->sigterm_ev, NULL);
+    nw_redis_start(d->cmd);
+    nw_redis_start(d->tail);
+    nw_log(NW_LOG_INFO, "main", "newswired started",
+           "version=%s listen=%s:%d api_listen=%s:%d gateway_threads=%u pid=%d", NW_VERSION,
+           d->cfg.listen.host, d->cfg.listen.port, d->cfg.api_listen.host, d->cfg.api_listen.port,
+           d->ngateways, (int)getpid());
+    return 0;
+}
+
+/* Tears down in dependency order: the Redis links first (their pending
+ * callbacks answer waiting requests), then what they referred to. */
+static void daemon_free(daemon_t *d)
+{
+    if (d->sigint_ev)
+        event_free(d->sigint_ev);
+    if (d->sigterm_ev)
+        event_free(d->sigterm_ev);
+    if (d->shutdown_ev)
+        event_free(d->shutdown_ev);
+    if (d->api != NULL)
+        nw_api_stop_accepting(d->api);
+    for (unsigned i = 0; d->gateways != NULL && i < d->ngateways; i++)
+        nw_gateway_free(d->gateways[i]);
+    free(d->gateways);
+    nw_redis_free(d->tail);
+    nw_redis_free(d->cmd);
+    nw_wire_free(d->wire);
+    nw_api_free(d->api);
+    nw_ingest_free(d->ingest);
+    nw_metrics_free(d->metrics);
+    if (d->base != NULL)
+        event_base_free(d->base);
+}
+
+int main(int argc, char **argv)
+{
+    static daemon_t d;
+    nw_cli_action_t action;
+    nw_err_t err;
+    struct sigaction sa;
+    int rc;
+
+    if (nw_config_from_args(&d.cfg, argc, argv, &action, &err) < 0) {
+        fprintf(stderr, "newswired: %s\n", err.message);
+        fprintf(stderr, "Try 'newswired --help'.\n");
+        return 2;
+    }
+    switch (action) {
+    case NW_CLI_HELP:
+        nw_config_usage(stdout, "newswired");
+        return 0;
+    case NW_CLI_VERSION:
+        printf("newswired %s\n", NW_VERSION);
+        return 0;
+    case NW_CLI_CHECK_CONFIG:
+        nw_config_dump(&d.cfg, stdout);
+        return 0;
+    case NW_CLI_RUN:
+        break;
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    nw_log_level_set((nw_log_level_t)d.cfg.log_level);
+    nw_log_route_lws();
+    evthread_use_pthreads();
+
+    rc = daemon_start(&d);
+    if (rc == 0) {
+        event_base_dispatch(d.base);
+        nw_log(NW_LOG_INFO, "main", "stopped");
+    } else {
+        nw_log(NW_LOG_ERROR, "main", "start-up failed", "error=\"%s\"", strerror(-rc));
+    }
+    daemon_free(&d);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,147 @@
+/* Newswire — metrics storage and Prometheus text exposition. */
+#include "metrics.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+static const char *const ingest_names[NW_INGEST__COUNT] = {
+    "accepted", "duplicate", "invalid", "conflict", "too_large", "unsupported_media_type",
+    "length_required", "unavailable",
+};
+static const char *const kind_names[NW_EVENT_KINDS] = {"new", "update", "kill", "withhold"};
+static const char *const drop_names[NW_DROP__COUNT] = {"overflow"};
+static const char *const close_names[NW_CLOSE__COUNT] = {"slow_consumer", "message_too_big",
+                                                         "policy", "shutdown"};
+
+const char *nw_ingest_result_name(nw_ingest_result_t r)
+{
+    return (unsigned)r < NW_INGEST__COUNT ? ingest_names[r] : "?";
+}
+
+nw_metrics_t *nw_metrics_new(unsigned ngateways)
+{
+    nw_metrics_t *m;
+
+    if (ngateways > NW_METRICS_MAX_GATEWAYS)
+        return NULL;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->ngateways = ngateways;
+    return m;
+}
+
+void nw_metrics_free(nw_metrics_t *m)
+{
+    free(m);
+}
+
+/* Sums one per-gateway counter (at byte offset off in nw_gateway_metrics_t;
+ * every counter there is 64 bits wide) over every gateway thread. */
+static int64_t gw_sum(const nw_metrics_t *m, size_t off)
+{
+    int64_t s = 0;
+
+    for (unsigned g = 0; g < m->ngateways; g++) {
+        const char *base = (const char *)&m->gateways[g];
+        s += (int64_t)atomic_load_explicit((_Atomic uint64_t *)(base + off),
+                                           memory_order_relaxed);
+    }
+    return s;
+}
+
+#define GW_SUM(m, field) gw_sum((m), offsetof(nw_gateway_metrics_t, field))
+
+static void header(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
+{
+    header(out, "newswire_ingest_items_total", "counter", "Ingest requests by result.");
+    for (unsigned i = 0; i < NW_INGEST__COUNT; i++)
+        evbuffer_add_printf(out, "newswire_ingest_items_total{result=\"%s\"} %llu\n",
+                            ingest_names[i], (unsigned long long)NW_METRIC_GET(m->ingest[i]));
+
+    header(out, "newswire_wire_events_total", "counter", "Wire events read from Redis by kind.");
+    for (unsigned i = 0; i < NW_EVENT_KINDS; i++)
+        evbuffer_add_printf(out, "newswire_wire_events_total{kind=\"%s\"} %llu\n", kind_names[i],
+                            (unsigned long long)NW_METRIC_GET(m->wire_events[i]));
+    header(out, "newswire_wire_decode_errors_total", "counter",
+           "Wire entries that could not be decoded (skipped).");
+    evbuffer_add_printf(out, "newswire_wire_decode_errors_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->wire_decode_errors));
+    header(out, "newswire_wire_backpressure_total", "counter",
+           "Times the wire tail paused because a gateway queue was full.");
+    evbuffer_add_printf(out, "newswire_wire_backpressure_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->wire_backpressure_pauses));
+
+    header(out, "newswire_redis_reconnects_total", "counter", "Redis connections (re)established.");
+    evbuffer_add_printf(out, "newswire_redis_reconnects_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->redis_reconnects));
+    header(out, "newswire_redis_errors_total", "counter",
+           "Redis commands that failed (error reply, lost connection or timeout).");
+    evbuffer_add_printf(out, "newswire_redis_errors_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->redis_errors));
+    header(out, "newswire_redis_timeouts_total", "counter", "Redis commands that timed out.");
+    evbuffer_add_printf(out, "newswire_redis_timeouts_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->redis_timeouts));
+    header(out, "newswire_redis_noscript_total", "counter",
+           "NOSCRIPT answers (the script was sent again).");
+    evbuffer_add_printf(out, "newswire_redis_noscript_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->redis_noscript));
+
+    header(out, "newswire_sessions", "gauge", "Open sessions by transport and format.");
+    evbuffer_add_printf(out, "newswire_sessions{transport=\"ws\",format=\"json\"} %lld\n",
+                        (long long)(GW_SUM(m, sessions) - GW_SUM(m, sessions_msgpack)));
+    evbuffer_add_printf(out, "newswire_sessions{transport=\"ws\",format=\"msgpack\"} %lld\n",
+                        (long long)GW_SUM(m, sessions_msgpack));
+    header(out, "newswire_sessions_opened_total", "counter", "Sessions opened.");
+    evbuffer_add_printf(out, "newswire_sessions_opened_total{transport=\"ws\"} %lld\n",
+                        (long long)GW_SUM(m, sessions_opened));
+    header(out, "newswire_subscriptions", "gauge", "Subscriptions (topic patterns) held.");
+    evbuffer_add_printf(out, "newswire_subscriptions %lld\n", (long long)GW_SUM(m, subscriptions));
+    header(out, "newswire_queued_bytes", "gauge", "Bytes queued in session output queues.");
+    evbuffer_add_printf(out, "newswire_queued_bytes %lld\n", (long long)GW_SUM(m, queued_bytes));
+    header(out, "newswire_deliveries_total", "counter", "Item frames queued to sessions.");
+    evbuffer_add_printf(out, "newswire_deliveries_total %lld\n", (long long)GW_SUM(m, deliveries));
+    header(out, "newswire_frames_written_total", "counter", "Frames written to sockets.");
+    evbuffer_add_printf(out, "newswire_frames_written_total %lld\n",
+                        (long long)GW_SUM(m, frames_written));
+    header(out, "newswire_gateway_events_total", "counter",
+           "Wire events dispatched, summed over gateway threads.");
+    evbuffer_add_printf(out, "newswire_gateway_events_total %lld\n", (long long)GW_SUM(m, events));
+    header(out, "newswire_client_errors_total", "counter",
+           "Error frames sent for invalid client messages.");
+    evbuffer_add_printf(out, "newswire_client_errors_total %lld\n",
+                        (long long)GW_SUM(m, client_errors));
+    header(out, "newswire_handshakes_rejected_total", "counter",
+           "WebSocket handshakes refused (wrong path, shutting down).");
+    evbuffer_add_printf(out, "newswire_handshakes_rejected_total %lld\n",
+                        (long long)GW_SUM(m, rejected_handshakes));
+
+    header(out, "newswire_drops_total", "counter", "Queued items dropped, by reason and urgency.");
+    for (unsigned r = 0; r < NW_DROP__COUNT; r++) {
+        for (unsigned u = 1; u <= 9; u++) {
+            int64_t s = 0;
+            for (unsigned g = 0; g < m->ngateways; g++)
+                s += (int64_t)NW_METRIC_GET(m->gateways[g].drops[r][u]);
+            evbuffer_add_printf(out, "newswire_drops_total{reason=\"%s\",urgency=\"%u\"} %lld\n",
+                                drop_names[r], u, (long long)s);
+        }
+    }
+    header(out, "newswire_session_closes_total", "counter",
+           "Sessions closed by the server, by reason.");
+    for (unsigned r = 0; r < NW_CLOSE__COUNT; r++) {
+        int64_t s = 0;
+        for (unsigned g = 0; g < m->ngateways; g++)
+            s += (int64_t)NW_METRIC_GET(m->gateways[g].closes[r]);
+        evbuffer_add_printf(out, "newswire_session_closes_total{reason=\"%s\"} %lld\n",
+                            close_names[r], (long long)s);
+    }
+    return 0;
+}

@@ -1,0 +1,91 @@
+/* Newswire — process metrics.
+ *
+ * One nw_metrics_t per process, created by main and handed to every module
+ * at init. Counters are atomics updated with relaxed ordering: each counter
+ * has one writer thread in practice (the core thread, or one gateway thread
+ * for per-gateway counters), and readers only need eventually consistent
+ * values. nw_metrics_render() writes the Prometheus text exposition format. */
+#ifndef NW_METRICS_H
+#define NW_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common.h"
+
+struct evbuffer;
+
+/* Results of an ingest request, one counter each. */
+typedef enum nw_ingest_result {
+    NW_INGEST_ACCEPTED = 0, /* 202: stored and on the wire */
+    NW_INGEST_DUPLICATE,    /* 200: same uri+version+content, nothing new */
+    NW_INGEST_INVALID,      /* 400 */
+    NW_INGEST_CONFLICT,     /* 409 */
+    NW_INGEST_TOO_LARGE,    /* 413 */
+    NW_INGEST_UNSUPPORTED,  /* 415 */
+    NW_INGEST_NO_LENGTH,    /* 411 */
+    NW_INGEST_UNAVAILABLE,  /* 503: Redis unreachable or failed */
+    NW_INGEST__COUNT
+} nw_ingest_result_t;
+
+/* Why a queued item was dropped or a session closed by the server. */
+typedef enum nw_drop_reason {
+    NW_DROP_OVERFLOW = 0, /* lowest urgency dropped from a full session queue */
+    NW_DROP__COUNT
+} nw_drop_reason_t;
+
+typedef enum nw_close_reason {
+    NW_CLOSE_SLOW = 0,    /* 1013: queue still over bound with urgent items */
+    NW_CLOSE_TOO_BIG,     /* 1009: client message over ws_max_frame */
+    NW_CLOSE_POLICY,      /* 1008: too many topics, binary on a JSON session... */
+    NW_CLOSE_SHUTDOWN,    /* 1001 */
+    NW_CLOSE__COUNT
+} nw_close_reason_t;
+
+#define NW_EVENT_KINDS 4 /* new, update, kill, withhold (see event.h) */
+
+typedef struct nw_gateway_metrics {
+    _Atomic uint64_t sessions_opened;
+    _Atomic uint64_t sessions_closed;
+    _Atomic int64_t sessions;       /* open now (gauge) */
+    _Atomic int64_t sessions_msgpack;
+    _Atomic int64_t subscriptions;  /* gauge */
+    _Atomic int64_t queued_bytes;   /* gauge */
+    _Atomic uint64_t deliveries;    /* frames queued to sessions */
+    _Atomic uint64_t frames_written;
+    _Atomic uint64_t events;        /* wire events dispatched */
+    _Atomic uint64_t client_errors; /* error frames sent for bad client ops */
+    _Atomic uint64_t drops[NW_DROP__COUNT][10]; /* by urgency 1..9 (0 unused) */
+    _Atomic uint64_t closes[NW_CLOSE__COUNT];
+    _Atomic uint64_t rejected_handshakes;
+} nw_gateway_metrics_t;
+
+#define NW_METRICS_MAX_GATEWAYS 64
+
+typedef struct nw_metrics {
+    _Atomic uint64_t ingest[NW_INGEST__COUNT];
+    _Atomic uint64_t wire_events[NW_EVENT_KINDS];
+    _Atomic uint64_t wire_decode_errors;
+    _Atomic uint64_t wire_backpressure_pauses;
+    _Atomic uint64_t redis_reconnects;
+    _Atomic uint64_t redis_errors;   /* error replies and failed commands */
+    _Atomic uint64_t redis_timeouts;
+    _Atomic uint64_t redis_noscript; /* NOSCRIPT answers (script reloaded) */
+    unsigned ngateways;
+    nw_gateway_metrics_t gateways[NW_METRICS_MAX_GATEWAYS];
+} nw_metrics_t;
+
+/* Allocates zeroed metrics for ngateways gateway threads; NULL on failure. */
+nw_metrics_t *nw_metrics_new(unsigned ngateways);
+void nw_metrics_free(nw_metrics_t *m);
+
+#define NW_METRIC_INC(ctr)     atomic_fetch_add_explicit(&(ctr), 1, memory_order_relaxed)
+#define NW_METRIC_ADD(ctr, n)  atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
+#define NW_METRIC_GET(ctr)     atomic_load_explicit(&(ctr), memory_order_relaxed)
+
+/* Appends the Prometheus text exposition of m to out. Returns 0 or -ENOMEM. */
+int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out);
+
+const char *nw_ingest_result_name(nw_ingest_result_t r);
+
+#endif

@@ -1,0 +1,86 @@
+/* Newswire — one WebSocket session of a gateway thread.
+ *
+ * A session lives in the per-session memory lws allocates for the
+ * connection (zeroed at ESTABLISHED, released after CLOSED). It holds the
+ * session's subscriptions (handles into the gateway's topic index), its
+ * bounded output queue of shared frames, and the reassembly buffer for
+ * fragmented client messages. All functions run on the gateway thread that
+ * owns the connection. Writes happen only in nw_session_writeable() (lws
+ * WRITEABLE); everything else queues and asks for a writeable callback. */
+#ifndef NW_SESSION_H
+#define NW_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "frame.h"
+#include "metrics.h"
+#include "outq.h"
+#include "topic_index.h"
+
+struct lws;
+
+/* WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
+#define NW_WS_CLOSE_GOING_AWAY     1001 /* server shutting down */
+#define NW_WS_CLOSE_POLICY         1008 /* too many topics */
+#define NW_WS_CLOSE_TOO_BIG        1009 /* client message over ws_max_frame */
+#define NW_WS_CLOSE_INTERNAL       1011 /* out of memory */
+#define NW_WS_CLOSE_TRY_AGAIN      1013 /* slow consumer: resume from the cursor */
+
+/* What sessions of one gateway thread share. */
+typedef struct nw_session_env {
+    const nw_config_t *cfg;
+    nw_topic_index_t *index;
+    nw_gateway_metrics_t *metrics;
+    unsigned gateway_id;
+    uint64_t next_id;
+    struct nw_session *head; /* every open session, for shutdown */
+    bool shutting_down;
+} nw_session_env_t;
+
+typedef struct nw_session {
+    struct lws *wsi;
+    nw_session_env_t *env;
+    struct nw_session *prev, *next;
+    uint64_t id;
+    nw_format_t fmt;
+    nw_outq_t q;
+    nw_sub_t **subs;
+    uint32_t nsubs, capsubs;
+    uint64_t mark;     /* dispatch scratch: event sequence last matched */
+    uint32_t mask;     /* dispatch scratch: the item's topics matched */
+    uint8_t min_urgency;
+    bool open;
+    uint16_t close_code;  /* nonzero: close once the queue allows */
+    bool close_flush;     /* write what is queued before closing */
+    const char *close_reason; /* static string */
+    char *rx;             /* reassembly of a fragmented message, or NULL */
+    size_t rx_len;
+} nw_session_t;
+
+/* Starts a session on an established connection: sends hello, and applies
+ * the topics of the URL query (?topics=a,b/+) if any. Returns 0, or -1 when
+ * the connection must be closed (close reason already set on wsi). */
+int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_format_t fmt);
+
+/* Handles a piece of a client message (lws RECEIVE). Returns -1 when the
+ * connection must close now (close reason already set on wsi). */
+int nw_session_receive(nw_session_t *s, const void *in, size_t len);
+
+/* Writes queued frames (lws SERVER_WRITEABLE). Returns -1 to close. */
+int nw_session_writeable(nw_session_t *s);
+
+/* Releases everything (lws CLOSED). */
+void nw_session_closed(nw_session_t *s);
+
+/* Queues an item frame (a new reference is taken) under the overflow
+ * policy; closes the session with 1013 when it cannot keep up. */
+void nw_session_deliver(nw_session_t *s, nw_frame_t *f);
+
+/* Asks for the session to close with code and reason (a static string):
+ * after writing what is queued when flush, at once otherwise. */
+void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool flush);
+
+#endif

@@ -1,0 +1,54 @@
+/* Newswire — the wire tail.
+ *
+ * Reads the global wire stream on a dedicated Redis connection with
+ * XREAD BLOCK from the last id seen, decodes each entry once into a
+ * pre-encoded event, and hands events to a sink (the gateways). When the
+ * connection drops it is re-established with backoff by the Redis link and
+ * reading resumes from the same id, so nothing on the wire is skipped. When
+ * the sink has no room, reading pauses (backpressure onto Redis, which keeps
+ * the wire) instead of dropping anything. */
+#ifndef NW_WIRE_H
+#define NW_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "event.h"
+#include "metrics.h"
+#include "redis.h"
+
+struct event_base;
+
+typedef struct nw_wire nw_wire_t;
+
+/* Where events go. room() says how many events push() may take now; push()
+ * takes its own references; flush() ends a batch. */
+typedef struct nw_wire_sink {
+    size_t (*room)(void *arg);
+    void (*push)(nw_event_t *ev, void *arg);
+    void (*flush)(void *arg);
+    void *arg;
+} nw_wire_sink_t;
+
+/* Creates the tail on conn (borrowed, dedicated to it: the tail installs
+ * its state callback). Reading starts when conn comes up. */
+nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, const nw_config_t *cfg,
+                       nw_metrics_t *metrics, const nw_wire_sink_t *sink);
+
+/* True while the tail is connected and reading. */
+bool nw_wire_is_live(const nw_wire_t *w);
+
+/* The id of the last entry read ("" before the first read position is
+ * known). */
+const char *nw_wire_cursor(const nw_wire_t *w);
+
+/* Frees w. Free its connection first: the connection's pending callbacks
+ * still refer to w. Accepts NULL. */
+void nw_wire_free(nw_wire_t *w);
+
+/* Compares two stream ids ("ms-seq"): <0, 0, >0. Malformed ids compare as
+ * 0-0. */
+int nw_stream_id_cmp(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,318 @@
+"""Fixtures for Newswire's integration tests.
+
+Every test runs against real processes: a private redis-server on a free
+loopback port (started once per session, append-only with fsync always, data
+in a temporary folder) and a real newswired (started per test, with its own
+ports and its own Redis key prefix so that tests never see each other's
+data). Clients are real too: http.client for the API, python3-websockets for
+the gateway.
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import uuid
+
+import msgpack
+import pytest
+import redis as redis_py
+import websockets
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+NEWSWIRED = os.environ.get("NEWSWIRED", str(ROOT / "build" / "daemon" / "newswired"))
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls predicate until it returns a true value; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def load_item(name):
+    with open(DATA / name, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_item(uri=None, version="1", headline="Essai", urgency=None, **extra):
+    """A minimal valid ninjs 2.2 item."""
+    item = {
+        "uri": uri or f"urn:newsml:test.example:{uuid.uuid4().hex}",
+        "version": version,
+        "versioncreated": "2026-11-27T09:12:00Z",
+        "type": "text",
+        "language": "fr",
+        "headlines": [{"role": "main", "value": headline}],
+    }
+    if urgency is not None:
+        item["urgency"] = urgency
+    item.update(extra)
+    return item
+
+
+class RedisServer:
+    """A private redis-server process."""
+
+    def __init__(self, directory):
+        self.dir = pathlib.Path(directory)
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "always",
+             "--save", "", "--daemonize", "no", "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self._pings, what="redis-server to answer PING")
+
+    def _pings(self):
+        try:
+            return self.client().ping()
+        except redis_py.exceptions.ConnectionError:
+            return False
+
+    def stop(self):
+        """Graceful stop (SHUTDOWN semantics: the AOF is flushed)."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def client(self):
+        return redis_py.Redis(host="127.0.0.1", port=self.port, decode_responses=True,
+                              socket_timeout=5)
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+class Daemon:
+    """A newswired process with its own ports and Redis key prefix."""
+
+    def __init__(self, redis_url, directory, args=()):
+        self.redis_url = redis_url
+        self.dir = pathlib.Path(directory)
+        self.port = free_port()
+        self.api_port = free_port()
+        self.prefix = f"t{uuid.uuid4().hex[:10]}:"
+        self.args = list(args)
+        self.proc = None
+        self.log_path = self.dir / f"newswired-{self.port}.log"
+
+    def command(self):
+        return [NEWSWIRED, "--redis", self.redis_url, "--listen", f"127.0.0.1:{self.port}",
+                "--api-listen", f"127.0.0.1:{self.api_port}", "--set",
+                f"redis_prefix={self.prefix}", "--log-level", "debug", *self.args]
+
+    def start(self, wait_ready=True):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self.log_file, stderr=self.log_file)
+        if wait_ready:
+            wait_until(self.ready, what="newswired /readyz")
+        return self
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"newswired exited with {self.proc.returncode}:\n{self.log()}")
+        try:
+            return self.api("GET", "/readyz").status == 200
+        except OSError:
+            return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signals the daemon and returns its exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"newswired did not stop within {timeout}s:\n{self.log()}")
+        self.proc = None
+        self.log_file.close()
+        return rc
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def api(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def publish(self, item, topics, fmt="json", via="query", headers=None):
+        """POSTs an item; topics is a list or a comma-separated string."""
+        if not isinstance(topics, str):
+            topics = ",".join(topics)
+        h = dict(headers or {})
+        if fmt == "json":
+            body = item if isinstance(item, (bytes, str)) else json.dumps(item)
+            h.setdefault("Content-Type", "application/json")
+        else:
+            body = item if isinstance(item, bytes) else msgpack.packb(item)
+            h.setdefault("Content-Type", "application/msgpack")
+        path = "/v1/articles"
+        if via == "query":
+            path += "?topics=" + urllib.parse.quote(topics, safe=",/")
+        else:
+            h["Newswire-Topics"] = topics
+        return self.api("POST", path, body=body, headers=h)
+
+    def ws_url(self, **query):
+        q = urllib.parse.urlencode(query, safe=",/")
+        return f"ws://127.0.0.1:{self.port}/v1/stream" + (f"?{q}" if q else "")
+
+    def metrics(self):
+        """The /metrics samples as {'name{labels}': value}."""
+        text = self.api("GET", "/metrics").body.decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+
+@pytest.fixture
+def start_daemon(redis_server, tmp_path):
+    """Factory: start_daemon(*extra_args, redis_url=None) -> Daemon. Every
+    daemon started is stopped at the end of the test, and must exit 0 with
+    no sanitizer report."""
+    started = []
+
+    def start(*args, redis_url=None, wait_ready=True):
+        d = Daemon(redis_url or redis_server.url, tmp_path, args)
+        started.append(d)
+        return d.start(wait_ready=wait_ready)
+
+    yield start
+    for d in started:
+        rc = d.stop()
+        log = d.log()
+        assert "AddressSanitizer" not in log and "runtime error:" not in log, log[-4000:]
+        assert rc in (0, None), f"newswired exited with {rc}:\n{log[-4000:]}"
+
+
+@pytest.fixture
+def daemon(start_daemon):
+    return start_daemon()
+
+
+class Client:
+    """A WebSocket session speaking newswire.v1.json or newswire.v1.msgpack."""
+
+    def __init__(self, ws, fmt):
+        self.ws = ws
+        self.fmt = fmt
+
+    async def send(self, msg):
+        if self.fmt == "msgpack":
+            await self.ws.send(msgpack.packb(msg))
+        else:
+            await self.ws.send(json.dumps(msg))
+
+    async def recv(self, timeout=2.0):
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        if self.fmt == "msgpack":
+            assert isinstance(raw, bytes), "msgpack sessions get binary frames"
+            return msgpack.unpackb(raw)
+        assert isinstance(raw, str), "JSON sessions get text frames"
+        return json.loads(raw)
+
+    async def recv_type(self, type_, timeout=2.0):
+        """The next frame, which must be of the given type."""
+        msg = await self.recv(timeout)
+        assert msg.get("type") == type_, msg
+        return msg
+
+    async def expect_silence(self, seconds=0.3):
+        """Asserts that nothing arrives for a while."""
+        try:
+            msg = await asyncio.wait_for(self.ws.recv(), seconds)
+        except asyncio.TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame: {msg!r}")
+
+    async def subscribe(self, *topics, **extra):
+        await self.send({"op": "subscribe", "topics": list(topics), **extra})
+        return await self.recv_type("subscribed")
+
+    async def close(self):
+        await self.ws.close()
+
+
+async def connect(daemon, fmt="json", subprotocol=True, hello=True, **query):
+    """Opens a session; returns a Client after reading hello."""
+    protos = None
+    if subprotocol:
+        protos = ["newswire.v1.msgpack" if fmt == "msgpack" else "newswire.v1.json"]
+    ws = await websockets.connect(daemon.ws_url(**query), subprotocols=protos,
+                                  max_size=4 * 1024 * 1024, open_timeout=5)
+    c = Client(ws, fmt)
+    if hello:
+        h = await c.recv_type("hello")
+        assert h["protocol"] == "newswire.v1"
+    return c
+
+
+def run(coro):
+    return asyncio.run(coro)

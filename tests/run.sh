@@ -1,0 +1,40 @@
+#!/bin/sh
+# The whole Newswire test suite, from a clean clone on Debian 12:
+# installs what it needs (apt-get), builds, runs the cmocka unit tests and
+# the integration tests (pytest; they start their own redis-server on a
+# private port and a real newswired), then does it all again with an
+# AddressSanitizer + UndefinedBehaviorSanitizer build. Stops what it started.
+#
+# Environment: NW_TEST_FAST=1 skips the sanitizer pass; PYTEST_ARGS are
+# passed to pytest (e.g. "-k wildcard -x").
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+deploy/install-deps.sh --test
+
+werror=OFF
+[ "${CI:-}" = "true" ] && werror=ON
+jobs=$(nproc)
+
+run_suite() {
+    dir=$1
+    shift
+    echo "=== build $dir ($*)"
+    cmake -S . -B "$dir" -DNW_WERROR="$werror" "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs"
+    echo "=== unit tests ($dir)"
+    ctest --test-dir "$dir" --output-on-failure
+    echo "=== integration tests ($dir)"
+    # Debian's pytest and websockets live under /usr/bin/python3.
+    NEWSWIRED="$top/$dir/daemon/newswired" \
+        /usr/bin/python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests/integration
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${NW_TEST_FAST:-0}" != 1 ]; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DNW_SANITIZE=ON
+fi
+echo "=== all tests passed"
