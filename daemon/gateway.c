@@ -148,23 +148,64 @@ static void gw_wake_cb(nw_gateway_t *gw)
         atomic_store(&gw->drained, true);
 }
 
-/* Accepts an upgrade only on /v1/stream, and not while shutting down. */
+/* Answers a refused upgrade with status and a JSON error body. Returns 1
+ * (the upgrade was answered), or -1 to just hang up when the answer cannot
+ * be written. */
+static int gw_refuse_upgrade(nw_gateway_t *gw, struct lws *wsi, unsigned status,
+                             const char *message)
+{
+    unsigned char buf[LWS_PRE + 512];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", message);
+
+    NW_METRIC_INC(gw->metrics->rejected_handshakes);
+    if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)n, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (lws_write(wsi, (unsigned char *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
+        return -1;
+    return 1;
+}
+
+/* True if the comma-separated Sec-WebSocket-Protocol list names one of
+ * ours (or is absent: JSON). */
+static bool gw_offers_known_protocol(struct lws *wsi)
+{
+    char list[512];
+    char *save = NULL;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
+        return true;
+    if (lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL) < 0)
+        return false;
+    for (char *t = strtok_r(list, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
+        if (strcmp(t, "newswire.v1.json") == 0 || strcmp(t, "newswire.v1.msgpack") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Accepts an upgrade only on /v1/stream with a known subprotocol (or none),
+ * and not while shutting down. */
 static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
 {
     char uri[256];
-    int status = 0;
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
         strcmp(uri, "/v1/stream") != 0)
-        status = HTTP_STATUS_NOT_FOUND;
-    else if (gw->env.shutting_down)
-        status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-    if (status == 0)
-        return 0;
-    NW_METRIC_INC(gw->metrics->rejected_handshakes);
-    if (lws_return_http_status(wsi, (unsigned)status, NULL) != 0)
-        return -1;
-    return 1;
+        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_NOT_FOUND,
+                                 "not found: the WebSocket endpoint is /v1/stream");
+    if (!gw_offers_known_protocol(wsi))
+        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_BAD_REQUEST,
+                                 "unsupported subprotocol: use newswire.v1.json or "
+                                 "newswire.v1.msgpack");
+    if (gw->env.shutting_down)
+        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                 "server shutting down");
+    return 0;
 }
 
 /* Makes room in the dispatch scratch for one more session. */

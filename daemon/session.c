@@ -167,7 +167,9 @@ static int apply_subscribe(nw_session_t *s, const nw_topic_list_t *list, int min
 
     if (rc == 1) {
         NW_METRIC_INC(s->env->metrics->client_errors);
-        return close_now(s, NW_WS_CLOSE_POLICY, "too many topics", NW_CLOSE_POLICY);
+        NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+        nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
+        return 0;
     }
     if (rc < 0) {
         send_error(s, "internal", "out of memory");
@@ -468,9 +470,13 @@ static int apply_url(nw_session_t *s)
             count += *p == ',';
         }
         if (count > s->env->cfg->ws_max_topics) {
+            /* Not close_now(): failing ESTABLISHED would leave lws to decide
+             * whether CLOSED follows; a queued close always goes through
+             * WRITEABLE and CLOSED. */
             NW_METRIC_INC(s->env->metrics->client_errors);
-            return close_now(s, NW_WS_CLOSE_POLICY, "too many topics",
-                             NW_CLOSE_POLICY);
+            NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+            nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
+            return 0;
         }
         if (nw_topic_list_parse(v, n, s->env->cfg->ws_max_topics, true, "topics", &list, &err) <
             0) {

@@ -316,3 +316,151 @@ async def connect(daemon, fmt="json", subprotocol=True, hello=True, **query):
 
 def run(coro):
     return asyncio.run(coro)
+
+
+# ---------------------------------------------------------------------------
+# Helpers added for the behaviour suites (test_ingest, test_gateway, ...).
+
+import re  # noqa: E402
+import threading  # noqa: E402
+
+import jsonschema  # noqa: E402
+
+_NINJS_VALIDATOR = None
+_NINJS_LOCK = threading.Lock()
+
+
+def ninjs_validator():
+    """A Draft 2020-12 validator for tests/integration/data/ninjs-schema_2.2.json."""
+    global _NINJS_VALIDATOR
+    with _NINJS_LOCK:
+        if _NINJS_VALIDATOR is None:
+            with open(DATA / "ninjs-schema_2.2.json", encoding="utf-8") as f:
+                schema = json.load(f)
+            jsonschema.Draft202012Validator.check_schema(schema)
+            _NINJS_VALIDATOR = jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.FormatChecker())
+        return _NINJS_VALIDATOR
+
+
+def assert_ninjs(item):
+    """Fails with every schema error if item is not a valid ninjs 2.2 item."""
+    errors = sorted(ninjs_validator().iter_errors(item), key=lambda e: list(e.path))
+    assert not errors, "not valid ninjs 2.2:\n" + "\n".join(
+        f"  {'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors)
+
+
+async def await_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """wait_until for coroutines: keeps the event loop (and the WebSocket
+    clients on it) running while polling a synchronous predicate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def in_thread(fn, *args, **kwargs):
+    """Runs a blocking call (an HTTP request) without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+def article_path(uri):
+    """The GET path of an article: its uri percent-encoded as one segment."""
+    return "/v1/articles/" + urllib.parse.quote(uri, safe="")
+
+
+def stream_id(s):
+    """A Redis stream id as a comparable tuple."""
+    ms, _, seq = s.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def metric(daemon, sample, default=0.0):
+    """One /metrics sample ('name' or 'name{labels}' exactly as exposed)."""
+    return daemon.metrics().get(sample, default)
+
+
+def wire_len(redis_client, daemon):
+    return redis_client.xlen(daemon.prefix + "wire")
+
+
+def prefix_keys(redis_client, daemon):
+    return sorted(redis_client.scan_iter(match=daemon.prefix + "*", count=1000))
+
+
+class RawResponse:
+    """A response read off a raw socket (status, lower-case headers, body)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<RawResponse {self.status} {self.body[:200]!r}>"
+
+
+def read_http_response(sock, timeout=10.0):
+    """Reads one HTTP/1.1 response (head, then Content-Length bytes or until
+    EOF) from a connected socket."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a full response head: {buf!r}")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+    assert m, lines[0]
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(body) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        body = body[:n]
+    else:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return RawResponse(int(m.group(1)), headers, body)
+
+
+def raw_http(port, data, timeout=10.0):
+    """Sends raw bytes to 127.0.0.1:port and reads one HTTP response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        return read_http_response(s, timeout)
+
+
+def run_newswired(*args, timeout=10.0):
+    """Runs newswired to completion (for --help, --check-config, bad flags)."""
+    return subprocess.run([NEWSWIRED, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own, which the test may stop and restart."""
+    d = tmp_path / "private-redis"
+    d.mkdir()
+    server = RedisServer(d)
+    server.start()
+    yield server
+    server.stop()
