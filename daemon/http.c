@@ -2,9 +2,11 @@
  *
  * One connection is one bufferevent and a timer, driven by a small state
  * machine: idle -> head -> body -> handler -> writing -> idle (keep-alive) or
- * linger -> closed. Parsing is in http_parse.c. While a request is with the
- * handler the connection does not read, so pipelined requests wait in the
- * socket buffer and a slow handler applies back-pressure.
+ * linger -> closed. Parsing is in http_parse.c; the request object, its
+ * accessors and the reply path are in http_req.c, and the structs both files
+ * share in http_int.h. While a request is with the handler the connection
+ * does not read, so pipelined requests wait in the socket buffer and a slow
+ * handler applies back-pressure.
  *
  * Lifetimes: connections are never freed inside their own callbacks. Closing
  * one unlinks it and moves it to a graveyard that is emptied when the
@@ -12,8 +14,7 @@
  * is running. A request keeps a pointer to its server, which therefore lives
  * on after nw_http_server_free() until the last pending request is answered;
  * by then it holds no libevent object. */
-#include "http.h"
-#include "http_parse.h"
+#include "http_int.h"
 #include "log.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -33,7 +33,6 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
-#include <jansson.h>
 
 #define NW_HTTP_BACKLOG         1024
 #define NW_HTTP_LINGER_MS       2000 /* drain input this long after the last response */
@@ -81,8 +80,7 @@ void nw_http_limits_default(nw_http_limits_t *lim)
     lim->max_connections = 1024;
 }
 
-/* Destroys a server that has been freed and has no pending request. */
-static void srv_destroy(nw_http_server_t *srv)
+void nw_http_server_destroy(nw_http_server_t *srv)
 {
     NW_ASSERT(srv->conns == NULL && srv->graveyard == NULL && srv->pending == 0);
     free(srv);
@@ -125,7 +123,7 @@ static void srv_leave(nw_http_server_t *srv)
         return;
     srv_reap(srv);
     if (srv->freed && srv->pending == 0)
-        srv_destroy(srv);
+        nw_http_server_destroy(srv);
 }
 
 /* Closes a connection: it stops all I/O at once and is freed when control
@@ -173,36 +171,16 @@ static void conn_arm(nw_http_conn_t *c, unsigned ms)
         evtimer_add(c->timer, &tv);
 }
 
-/* Queues a complete response. extra holds handler headers (moved out),
- * extra_line one more preformatted header line. Returns 0, or -ENOMEM after
- * closing the connection. */
-static int conn_write_response(nw_http_conn_t *c, int status, const char *ctype, const void *body,
-                               size_t len, bool omit_body, struct evbuffer *extra,
-                               const char *extra_line)
+/* The response itself is serialised by nw_http_response_format(); this
+ * queues it and turns the connection to writing. */
+int nw_http_conn_write_response(nw_http_conn_t *c, int status, const char *ctype, const void *body,
+                                size_t len, bool omit_body, struct evbuffer *extra,
+                                const char *extra_line)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    bool no_length = status < 200 || status == 204 || status == 304;
-    char date[40];
-    int rc;
 
-    nw_http_format_date(time(NULL), date, sizeof(date));
-    rc = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-                             nw_http_status_text(status), date);
-    if (rc >= 0 && ctype != NULL)
-        rc = evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (rc >= 0 && !no_length)
-        rc = evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-    if (rc >= 0)
-        rc = evbuffer_add_printf(out, "Connection: %s\r\n%s",
-                                 c->close_after ? "close" : "keep-alive",
-                                 extra_line ? extra_line : "");
-    if (rc >= 0 && extra != NULL)
-        rc = evbuffer_add_buffer(out, extra);
-    if (rc >= 0)
-        rc = evbuffer_add(out, "\r\n", 2);
-    if (rc >= 0 && !omit_body && !no_length && len > 0)
-        rc = evbuffer_add(out, body, len);
-    if (rc < 0) {
+    if (nw_http_response_format(out, status, ctype, body, len, omit_body, c->close_after, extra,
+                                extra_line) < 0) {
         nw_log(NW_LOG_WARN, "http", "cannot queue response", "peer=%s", c->peer);
         conn_close(c);
         return -ENOMEM;
@@ -219,7 +197,7 @@ static int conn_write_response(nw_http_conn_t *c, int status, const char *ctype,
 static void conn_fail(nw_http_conn_t *c, int status, const char *reason)
 {
     char qbuf[128];
-    char *body = json_error(reason, NULL);
+    char *body = nw_http_json_error(reason, NULL);
     const char *fallback = "{\"error\":\"internal error\"}";
     bool is_head = c->have_head && strcmp(c->head.method, "HEAD") == 0;
 
@@ -228,9 +206,9 @@ static void conn_fail(nw_http_conn_t *c, int status, const char *reason)
     if (status >= 0 && status < 600)
         c->srv->stats.errors[status]++;
     c->close_after = true;
-    conn_write_response(c, status, "application/json", body ? body : fallback,
-                        strlen(body ? body : fallback), is_head, NULL,
-                        status == 503 ? "Retry-After: 1\r\n" : NULL);
+    nw_http_conn_write_response(c, status, "application/json", body ? body : fallback,
+                                strlen(body ? body : fallback), is_head, NULL,
+                                status == 503 ? "Retry-After: 1\r\n" : NULL);
     free(body);
 }
 
@@ -281,7 +259,7 @@ static void conn_response_done(nw_http_conn_t *c)
 static void conn_dispatch(nw_http_conn_t *c)
 {
     nw_http_server_t *srv = c->srv;
-    nw_http_req_t *req = req_new(c);
+    nw_http_req_t *req = nw_http_req_new(c);
 
     if (req == NULL) {
         conn_fail(c, 500, "out of memory");
@@ -754,5 +732,5 @@ void nw_http_server_free(nw_http_server_t *srv)
         conn_close(srv->conns);
     srv->freed = true;
     if (srv->depth == 0 && srv->pending == 0)
-        srv_destroy(srv);
+        nw_http_server_destroy(srv);
 }

@@ -106,9 +106,9 @@ void nw_http_server_destroy(nw_http_server_t *srv);
 /* Queues a complete response on c and waits for it to drain. extra holds
  * handler headers (moved out), extra_line one more preformatted header line.
  * Returns 0, or -ENOMEM after closing the connection. */
-int nw_http_conn_write_response(nw_http_conn_t *c, int status, const char *ctype,
-                                const void *body, size_t len, bool omit_body,
-                                struct evbuffer *extra, const char *extra_line);
+int nw_http_conn_write_response(nw_http_conn_t *c, int status, const char *ctype, const void *body,
+                                size_t len, bool omit_body, struct evbuffer *extra,
+                                const char *extra_line);
 
 /* http_req.c */
 
