@@ -154,8 +154,9 @@ static const unit_t ms_units[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
 };
 
-int nw_config_parse_listen(const char *s, nw_listen_addr_t *out)
+int nw_config_parse_listen(const char *s, nw_listen_addr_t *out_)
 {
+    nw_listen_addr_t tmp, *out = &tmp; /* *out_ is written only on success */
     const char *colon;
     size_t hlen;
     char *end;
@@ -192,6 +193,7 @@ int nw_config_parse_listen(const char *s, nw_listen_addr_t *out)
     if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
         return -EINVAL;
     out->port = (int)port;
+    *out_ = tmp;
     return 0;
 }
 
@@ -401,13 +403,16 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
         key = trim(key);
         value = trim(eq + 1);
         if (value[0] == '"') {
-            size_t n = strlen(value);
-            if (n < 2 || value[n - 1] != '"') {
+            /* a quoted value: up to the closing quote, then only blanks or
+             * a comment */
+            char *close = strchr(value + 1, '"');
+            char *rest = close ? trim(close + 1) : NULL;
+            if (close == NULL || (rest[0] != '\0' && rest[0] != '#')) {
                 nw_err_set(err, key, "%s:%u: %s: unterminated quoted value", path, lineno, key);
                 rc = -EINVAL;
                 break;
             }
-            value[n - 1] = '\0';
+            *close = '\0';
             value++;
         } else {
             /* an unquoted value ends at a " #" comment */
@@ -521,7 +526,8 @@ int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t
 
     /* First pass: find --config, --help and --version, so the file is read
      * before the flags that override it. */
-    optind = 1;
+    /* optind = 0 (not 1) makes glibc reset its whole scanning state */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:r:l:a:L:s:hV", opts, NULL)) != -1) {
         switch (c) {
@@ -554,7 +560,7 @@ int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t
             return -EINVAL;
     }
 
-    optind = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, ":c:r:l:a:L:s:hV", opts, NULL)) != -1) {
         const char *key = NULL;
         char kv[NW_CONFIG_STR_MAX * 2];

@@ -63,6 +63,21 @@ static int ring_grow(nw_outq_t *q)
     return 0;
 }
 
+/* Squeezes out the entries dropped in place behind the head, which
+ * trim_front() cannot reach while an older entry stays queued: the ring then
+ * holds only live entries, so its size stays bounded by what is queued. */
+static void compact(nw_outq_t *q)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < q->count; i++) {
+        nw_outq_ent_t e = q->ring[(q->head + i) & (q->cap - 1)];
+        if (e.frame != NULL)
+            q->ring[(q->head + n++) & (q->cap - 1)] = e;
+    }
+    q->count = n;
+}
+
 /* Removes dropped entries from the front so they do not hold ring slots. */
 static void trim_front(nw_outq_t *q)
 {
@@ -91,6 +106,8 @@ nw_outq_result_t nw_outq_push(nw_outq_t *q, nw_frame_t *f, size_t limit, nw_outq
             drop_cb(u, arg);
     }
     trim_front(q);
+    if (q->count == q->cap && q->live < q->count)
+        compact(q);
     if (q->count == q->cap && ring_grow(q) < 0)
         return NW_OUTQ_NOMEM;
     q->ring[(q->head + q->count) & (q->cap - 1)].frame = nw_frame_ref(f);

@@ -31,12 +31,35 @@ struct nw_wire {
 
 static void wire_read(nw_wire_t *w);
 
+/* Parses "ms-seq" (or "ms") made of decimal digits only; anything else
+ * is 0-0. */
 static void parse_id(const char *s, uint64_t *ms, uint64_t *seq)
 {
-    char *end;
+    const char *p = s;
+    uint64_t a = 0, b = 0;
 
-    *ms = strtoull(s, &end, 10);
-    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+    *ms = *seq = 0;
+    if (*p < '0' || *p > '9')
+        return;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (a > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return;
+        a = a * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '-') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (b > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+                return;
+            b = b * 10 + (uint64_t)(*p - '0');
+        }
+    }
+    if (*p != '\0')
+        return;
+    *ms = a;
+    *seq = b;
 }
 
 int nw_stream_id_cmp(const char *a, const char *b)
