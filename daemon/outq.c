@@ -92,7 +92,9 @@ nw_outq_result_t nw_outq_push(nw_outq_t *q, nw_frame_t *f, size_t limit, nw_outq
 {
     bool droppable_new = f->urgency >= 3;
 
-    while (q->bytes + f->len > limit) {
+    /* An empty queue takes any frame: one item larger than the bound can
+     * only ever be sent alone. */
+    while (q->live > 0 && q->bytes + f->len > limit) {
         int u = least_urgent(q);
         if (droppable_new && (u == 0 || f->urgency > u)) {
             if (drop_cb != NULL)

@@ -8,7 +8,9 @@
  * are never dropped: when only they remain and the bound is still exceeded,
  * the push reports NW_OUTQ_OVERFLOW and the caller closes the session (1013)
  * so that the client resumes from its cursor instead of the server growing
- * memory. Pure data structure: no I/O, one thread. */
+ * memory. An empty queue accepts any frame, however large: an item bigger
+ * than the bound is sent when it is alone. Pure data structure: no I/O, one
+ * thread. */
 #ifndef NW_OUTQ_H
 #define NW_OUTQ_H
 

@@ -327,7 +327,7 @@ static int handle_message(nw_session_t *s, const char *data, size_t len, bool bi
     }
     if (s->fmt == NW_FORMAT_JSON) {
         json_error_t jerr;
-        msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (msg == NULL) {
             char m[256];
             snprintf(m, sizeof(m), "invalid JSON at line %d column %d: %s", jerr.line,
