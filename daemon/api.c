@@ -15,6 +15,7 @@ struct nw_api {
     const nw_config_t *cfg;
     nw_metrics_t *metrics;
     nw_ingest_t *ingest;
+    nw_embargo_t *embargo;
     nw_http_server_t *http;
     nw_api_ready_cb ready;
     void *ready_arg;
@@ -106,6 +107,13 @@ static void request_cb(nw_http_req_t *req, void *arg)
     } else if (strncmp(path, "/v1/articles/", 13) == 0) {
         if (get)
             nw_ingest_get(api->ingest, req, path + 13);
+        else if (method_is(req, "DELETE"))
+            nw_ingest_delete(api->ingest, req, path + 13);
+        else
+            method_not_allowed(req, "GET, HEAD, DELETE");
+    } else if (strcmp(path, "/v1/embargoes") == 0) {
+        if (get)
+            nw_embargo_list(api->embargo, req);
         else
             method_not_allowed(req, "GET, HEAD");
     } else if (strcmp(path, "/healthz") == 0) {
@@ -129,7 +137,8 @@ static void request_cb(nw_http_req_t *req, void *arg)
 }
 
 nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
-                     nw_ingest_t *ingest, nw_api_ready_cb ready, void *ready_arg)
+                     nw_ingest_t *ingest, nw_embargo_t *embargo, nw_api_ready_cb ready,
+                     void *ready_arg)
 {
     nw_api_t *api = calloc(1, sizeof(*api));
     nw_http_limits_t lim;
@@ -139,6 +148,7 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
     api->cfg = cfg;
     api->metrics = metrics;
     api->ingest = ingest;
+    api->embargo = embargo;
     api->ready = ready;
     api->ready_arg = ready_arg;
     nw_http_limits_default(&lim);

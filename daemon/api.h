@@ -1,5 +1,6 @@
 /* Newswire — the newsroom/admin API listener: routing of /v1/articles,
- * /healthz, /readyz and /metrics on the core thread's HTTP server. */
+ * /v1/embargoes, /healthz, /readyz and /metrics on the core thread's HTTP
+ * server. */
 #ifndef NW_API_H
 #define NW_API_H
 
@@ -7,6 +8,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "embargo.h"
 #include "ingest.h"
 #include "metrics.h"
 
@@ -21,7 +23,8 @@ typedef bool (*nw_api_ready_cb)(void *arg, bool *redis_up, bool *wire_up);
 /* Creates the API server on base (nothing is borrowed beyond cfg, metrics
  * and ingest, which must outlive it). */
 nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
-                     nw_ingest_t *ingest, nw_api_ready_cb ready, void *ready_arg);
+                     nw_ingest_t *ingest, nw_embargo_t *embargo, nw_api_ready_cb ready,
+                     void *ready_arg);
 
 /* Listens on cfg->api_listen. Returns 0 or a negative errno. */
 int nw_api_listen(nw_api_t *api);

@@ -15,6 +15,7 @@ typedef enum cfg_type {
     CFG_UINT,     /* unsigned, bounded */
     CFG_SIZE,     /* size_t, bounded, k/m/g suffixes */
     CFG_MS,       /* unsigned milliseconds, bounded, ms/s/m/h suffixes */
+    CFG_S,        /* unsigned seconds, bounded, s/m/h/d suffixes */
     CFG_LISTEN,   /* nw_listen_addr_t */
     CFG_REDIS,    /* URL string, also parsed into cfg->redis */
     CFG_LOGLEVEL, /* int (nw_log_level_t) */
@@ -58,6 +59,8 @@ static const cfg_key_t cfg_keys[] = {
      "approximate number of events kept in the wire stream"},
     {"topic_maxlen", NUM(CFG_UINT, topic_maxlen), 10, 10000000, "1000",
      "approximate number of entries kept per topic index stream"},
+    {"wire_max_age", NUM(CFG_S, wire_max_age_s), 0, 3650u * 86400u, "0",
+     "events older than this leave the wire stream (0: only wire_maxlen trims)"},
     {"wire_read_count", NUM(CFG_UINT, wire_read_count), 1, 10000, "256",
      "wire events fetched per XREAD"},
     {"wire_block", NUM(CFG_MS, wire_block_ms), 100, 60000, "5s",
@@ -79,6 +82,12 @@ static const cfg_key_t cfg_keys[] = {
      "keep-alive idle time before an API connection is closed"},
     {"ingest_max_pending", NUM(CFG_UINT, ingest_max_pending), 1, 1000000, "4096",
      "publishes waiting for Redis at once (503 beyond)"},
+    {"idempotency_ttl", NUM(CFG_S, idempotency_ttl_s), 1, 30u * 86400u, "24h",
+     "how long an Idempotency-Key is remembered"},
+    {"embargo_poll", NUM(CFG_MS, embargo_poll_ms), 10, 60000, "1s",
+     "how often each instance looks for embargoed items due (their own are timed exactly)"},
+    {"embargo_batch", NUM(CFG_UINT, embargo_batch), 1, 10000, "100",
+     "embargoed items released per script call"},
 
     {"gateway_threads", NUM(CFG_UINT, gateway_threads), 1, 64, "1",
      "gateway threads, each with its own event loop on the shared listener"},
@@ -97,6 +106,14 @@ static const cfg_key_t cfg_keys[] = {
     {"handoff_queue_events", NUM(CFG_UINT, handoff_queue_events), 16, 1000000, "4096",
      "wire events queued towards each gateway thread before the wire tail pauses"},
 
+    {"replay_max", NUM(CFG_UINT, replay_max), 1, 10000000, "100000",
+     "wire events a resume may scan; a longer gap gets recent items (recovered: false)"},
+    {"recent_count", NUM(CFG_UINT, recent_count), 0, 1000, "10",
+     "recent items per topic for a client that cannot resume"},
+    {"recent_scan", NUM(CFG_UINT, recent_scan), 10, 1000000, "2000",
+     "wire events scanned to find the recent items of a wildcard pattern"},
+    {"history_max_pending", NUM(CFG_UINT, history_max_pending), 1, 1000000, "1024",
+     "resume and recent-items requests waiting at once (clients beyond are told to retry)"},
     {"shutdown_timeout", NUM(CFG_MS, shutdown_timeout_ms), 0, 600000, "10s",
      "time allowed on SIGTERM for in-flight publishes and WebSocket closes"},
 };
@@ -152,6 +169,9 @@ static const unit_t size_units[] = {
 };
 static const unit_t ms_units[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+};
+static const unit_t s_units[] = {
+    {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400},
 };
 
 int nw_config_parse_listen(const char *s, nw_listen_addr_t *out_)
@@ -293,6 +313,9 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
     case CFG_MS:
         rc = parse_scaled(value, ms_units, NW_ARRAY_LEN(ms_units), 1, &v);
         break;
+    case CFG_S:
+        rc = parse_scaled(value, s_units, NW_ARRAY_LEN(s_units), 1, &v);
+        break;
     case CFG_LISTEN:
         if (nw_config_parse_listen(value, (nw_listen_addr_t *)(base + k->offset)) < 0) {
             nw_err_set(err, k->name, "%s: invalid address \"%s\" (want ADDR:PORT)", k->name,
@@ -324,6 +347,7 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
         nw_err_set(err, k->name, "%s: invalid value \"%s\" (want %llu..%llu%s)", k->name, value,
                    k->min, k->max,
                    k->type == CFG_MS     ? " ms, or with a ms/s/m/h suffix"
+                   : k->type == CFG_S    ? " seconds, or with a s/m/h/d suffix"
                    : k->type == CFG_SIZE ? " bytes, or with a k/m/g suffix"
                                          : "");
         return -EINVAL;
@@ -457,6 +481,9 @@ void nw_config_dump(const nw_config_t *cfg, FILE *out)
             break;
         case CFG_MS:
             fprintf(out, "%ums\n", *(const unsigned *)p);
+            break;
+        case CFG_S:
+            fprintf(out, "%us\n", *(const unsigned *)p);
             break;
         case CFG_LISTEN: {
             const nw_listen_addr_t *a = p;

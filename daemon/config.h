@@ -3,8 +3,8 @@
  * Every setting is one key in a declarative table (config.c) with its type,
  * bounds and default; the config file sets keys as "key = value" lines and
  * the command-line flags set the same keys, after the file. Sizes accept
- * k/m/g suffixes (KiB, MiB, GiB); durations accept ms/s/m/h suffixes (a bare
- * number is in the key's unit). deploy/newswired.conf documents every key. */
+ * k/m/g suffixes (KiB, MiB, GiB); durations accept ms/s/m/h suffixes, and
+ * d for the keys counted in seconds (a bare number is in the key's unit). deploy/newswired.conf documents every key. */
 #ifndef NW_CONFIG_H
 #define NW_CONFIG_H
 
@@ -48,6 +48,7 @@ typedef struct nw_config {
     unsigned redis_reconnect_max_ms;
     unsigned wire_maxlen;
     unsigned topic_maxlen;
+    unsigned wire_max_age_s;
     unsigned wire_read_count;
     unsigned wire_block_ms;
 
@@ -60,6 +61,9 @@ typedef struct nw_config {
     unsigned api_body_timeout_ms;
     unsigned api_idle_timeout_ms;
     unsigned ingest_max_pending;
+    unsigned idempotency_ttl_s;
+    unsigned embargo_poll_ms;
+    unsigned embargo_batch;
 
     /* gateway */
     unsigned gateway_threads;
@@ -70,6 +74,12 @@ typedef struct nw_config {
     unsigned ws_idle_timeout_ms;
     unsigned ws_handshake_timeout_ms;
     unsigned handoff_queue_events;
+
+    /* history */
+    unsigned replay_max;
+    unsigned recent_count;
+    unsigned recent_scan;
+    unsigned history_max_pending;
 
     /* lifecycle */
     unsigned shutdown_timeout_ms;

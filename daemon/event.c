@@ -146,15 +146,118 @@ static int encode(nw_event_t *ev, const char *item_json, size_t item_len, const 
     return rc;
 }
 
+int nw_stream_id_parse(const char *s, uint64_t *ms, uint64_t *seq)
+{
+    uint64_t v[2] = {0, 0};
+    int part = 0;
+
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    for (const char *p = s; *p; p++) {
+        if (*p == '-' && part == 0 && p[1] >= '0' && p[1] <= '9') {
+            part = 1;
+        } else if (*p >= '0' && *p <= '9') {
+            uint64_t d = (uint64_t)(*p - '0');
+            if (v[part] > (UINT64_MAX - d) / 10)
+                return -EINVAL;
+            v[part] = v[part] * 10 + d;
+        } else {
+            return -EINVAL;
+        }
+    }
+    *ms = v[0];
+    *seq = v[1];
+    return 0;
+}
+
+/* Parses an id; anything malformed is 0-0. */
+static void parse_id(const char *s, uint64_t *ms, uint64_t *seq)
+{
+    if (nw_stream_id_parse(s, ms, seq) < 0)
+        *ms = *seq = 0;
+}
+
+int nw_stream_id_cmp(const char *a, const char *b)
+{
+    uint64_t am, as, bm, bs;
+
+    parse_id(a, &am, &as);
+    parse_id(b, &bm, &bs);
+    if (am != bm)
+        return am < bm ? -1 : 1;
+    if (as != bs)
+        return as < bs ? -1 : 1;
+    return 0;
+}
+
+int nw_event_id_cmp(const nw_event_t *a, uint64_t ms, uint64_t seq)
+{
+    if (a->id_ms != ms)
+        return a->id_ms < ms ? -1 : 1;
+    if (a->id_seq != seq)
+        return a->id_seq < seq ? -1 : 1;
+    return 0;
+}
+
+int nw_event_from_fields(const nw_event_fields_t *f, const char *kind_override, nw_event_t **out,
+                         nw_err_t *err)
+{
+    const char *kind = kind_override ? kind_override : f->kind;
+    nw_event_t *ev;
+    json_t *item = NULL;
+    json_error_t jerr;
+    int rc = -EINVAL;
+
+    *out = NULL;
+    ev = calloc(1, sizeof(*ev));
+    if (ev == NULL)
+        return -ENOMEM;
+    atomic_init(&ev->refs, 1);
+    if (strlen(f->id) >= sizeof(ev->id) || nw_stream_id_parse(f->id, &ev->id_ms, &ev->id_seq) < 0) {
+        nw_err_set(err, "id", "invalid entry id");
+        goto fail;
+    }
+    memcpy(ev->id, f->id, strlen(f->id) + 1);
+    if (nw_event_kind_parse(kind, strlen(kind), &ev->kind) < 0) {
+        nw_err_set(err, "kind", "entry %s: unknown kind", ev->id);
+        goto fail;
+    }
+    ev->urgency = f->urgency ? atoi(f->urgency) : NW_URGENCY_DEFAULT;
+    if (ev->urgency < NW_URGENCY_MIN || ev->urgency > NW_URGENCY_MAX)
+        ev->urgency = NW_URGENCY_DEFAULT;
+    ev->ingest_ms = f->ts ? strtoll(f->ts, NULL, 10) : 0;
+    ev->uri = strdup(f->uri);
+    if (ev->uri == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = parse_topics(ev, f->topics, f->topics_len, err);
+    if (rc < 0)
+        goto fail;
+    item = json_loadb(f->item, f->item_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (item == NULL || !json_is_object(item)) {
+        nw_err_set(err, "item", "entry %s: item is not a JSON object", ev->id);
+        rc = -EINVAL;
+        goto fail;
+    }
+    rc = encode(ev, f->item, f->item_len, item);
+    if (rc < 0)
+        goto fail;
+    json_decref(item);
+    *out = ev;
+    return 0;
+fail:
+    json_decref(item);
+    event_free(ev);
+    return rc;
+}
+
 int nw_event_from_entry(const redisReply *entry, nw_event_t **out, nw_err_t *err)
 {
     const redisReply *fields;
     const redisReply *item_r = NULL, *topics_r = NULL, *kind_r = NULL, *uri_r = NULL;
     const redisReply *urgency_r = NULL, *ts_r = NULL;
-    nw_event_t *ev;
-    json_t *item = NULL;
-    json_error_t jerr;
-    int rc = -EINVAL;
+    nw_event_fields_t f;
 
     *out = NULL;
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
@@ -185,45 +288,16 @@ int nw_event_from_entry(const redisReply *entry, nw_event_t **out, nw_err_t *err
         nw_err_set(err, entry->element[0]->str, "entry lacks item, topics, kind or uri");
         return -EINVAL;
     }
-    ev = calloc(1, sizeof(*ev));
-    if (ev == NULL)
-        return -ENOMEM;
-    atomic_init(&ev->refs, 1);
-    if (entry->element[0]->len >= sizeof(ev->id)) {
-        nw_err_set(err, "id", "entry id too long");
-        goto fail;
-    }
-    memcpy(ev->id, entry->element[0]->str, entry->element[0]->len + 1);
-    if (nw_event_kind_parse(kind_r->str, kind_r->len, &ev->kind) < 0) {
-        nw_err_set(err, "kind", "entry %s: unknown kind", ev->id);
-        goto fail;
-    }
-    ev->urgency = urgency_r ? atoi(urgency_r->str) : NW_URGENCY_DEFAULT;
-    if (ev->urgency < NW_URGENCY_MIN || ev->urgency > NW_URGENCY_MAX)
-        ev->urgency = NW_URGENCY_DEFAULT;
-    ev->ingest_ms = ts_r ? strtoll(ts_r->str, NULL, 10) : 0;
-    ev->uri = strdup(uri_r->str);
-    if (ev->uri == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    rc = parse_topics(ev, topics_r->str, topics_r->len, err);
-    if (rc < 0)
-        goto fail;
-    item = json_loadb(item_r->str, item_r->len, JSON_REJECT_DUPLICATES, &jerr);
-    if (item == NULL || !json_is_object(item)) {
-        nw_err_set(err, "item", "entry %s: item is not a JSON object", ev->id);
-        rc = -EINVAL;
-        goto fail;
-    }
-    rc = encode(ev, item_r->str, item_r->len, item);
-    if (rc < 0)
-        goto fail;
-    json_decref(item);
-    *out = ev;
-    return 0;
-fail:
-    json_decref(item);
-    event_free(ev);
-    return rc;
+    f = (nw_event_fields_t){
+        .id = entry->element[0]->str,
+        .kind = kind_r->str,
+        .uri = uri_r->str,
+        .urgency = urgency_r ? urgency_r->str : NULL,
+        .topics = topics_r->str,
+        .topics_len = topics_r->len,
+        .ts = ts_r ? ts_r->str : NULL,
+        .item = item_r->str,
+        .item_len = item_r->len,
+    };
+    return nw_event_from_fields(&f, NULL, out, err);
 }

@@ -34,6 +34,7 @@ typedef struct nw_bytes {
 typedef struct nw_event {
     atomic_uint refs;
     char id[NW_WIRE_ID_MAX]; /* the wire entry id, the clients' cursor */
+    uint64_t id_ms, id_seq;  /* id parsed, for ordering */
     nw_event_kind_t kind;
     int urgency;             /* 1..9 */
     int64_t ingest_ms;       /* wall clock at ingest, from the entry */
@@ -48,6 +49,35 @@ typedef struct nw_event {
  * new event (refs = 1). Returns 0, -EINVAL with err saying what is wrong
  * with the entry, or -ENOMEM. */
 int nw_event_from_entry(const redisReply *entry, nw_event_t **out, nw_err_t *err);
+
+/* The fields of an event, as stored on the wire or in an item hash. */
+typedef struct nw_event_fields {
+    const char *id;
+    const char *kind;
+    const char *uri;
+    const char *urgency; /* may be NULL: NW_URGENCY_DEFAULT */
+    const char *topics;  /* comma-separated */
+    size_t topics_len;
+    const char *ts;      /* may be NULL */
+    const char *item;    /* JSON */
+    size_t item_len;
+} nw_event_fields_t;
+
+/* Builds an event from its fields. kind_override, when not NULL, replaces
+ * the stored kind (a replay shows an update of a story the client never
+ * saw as "new"). Same returns as nw_event_from_entry(). */
+int nw_event_from_fields(const nw_event_fields_t *f, const char *kind_override, nw_event_t **out,
+                         nw_err_t *err);
+
+/* Compares the ids of two events, or of an event and a parsed id. */
+int nw_event_id_cmp(const nw_event_t *a, uint64_t ms, uint64_t seq);
+
+/* Compares two stream ids ("ms-seq"): <0, 0, >0. Malformed ids compare as
+ * 0-0. */
+int nw_stream_id_cmp(const char *a, const char *b);
+
+/* Parses a stream id "ms-seq" (digits only). Returns 0 or -EINVAL. */
+int nw_stream_id_parse(const char *s, uint64_t *ms, uint64_t *seq);
 
 nw_event_t *nw_event_ref(nw_event_t *ev);
 

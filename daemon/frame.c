@@ -19,6 +19,7 @@ nw_frame_t *nw_frame_alloc(size_t len, nw_format_t fmt, int urgency)
     if (f == NULL)
         return NULL;
     f->refs = 1;
+    f->id_ms = f->id_seq = 0;
     f->len = (uint32_t)len;
     f->urgency = (uint8_t)urgency;
     f->binary = fmt == NW_FORMAT_MSGPACK;
@@ -121,12 +122,50 @@ nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
 
     if (f == NULL)
         return NULL;
+    f->id_ms = ev->id_ms;
+    f->id_seq = ev->id_seq;
     p = f->payload;
     memcpy(p, head->data, head->len);
     p += head->len;
     p = fmt == NW_FORMAT_JSON ? json_topics_put(p, ev, mask) : mp_topics_put(p, ev, mask);
     memcpy(p, tail->data, tail->len);
     return f;
+}
+
+nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
+{
+    char id[48];
+    int n = snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)ms,
+                     (unsigned long long)seq);
+    nw_format_t fmt = f->binary ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON;
+    nw_frame_t *c;
+    unsigned char *p;
+
+    /* JSON: {"cursor":"<id>", + the rest after '{'. msgpack: the item map
+     * has 6 entries (fixmap 0x86): 0x87, "cursor", "<id>", the entries. */
+    c = nw_frame_alloc(f->len + (size_t)n + 16, fmt, f->urgency);
+    if (c == NULL)
+        return NULL;
+    c->id_ms = f->id_ms;
+    c->id_seq = f->id_seq;
+    p = c->payload;
+    if (fmt == NW_FORMAT_JSON) {
+        p += sprintf((char *)p, "{\"cursor\":\"%s\",", id);
+        memcpy(p, f->payload + 1, f->len - 1);
+        p += f->len - 1;
+    } else {
+        *p++ = (unsigned char)(f->payload[0] + 1);
+        *p++ = 0xa6;
+        memcpy(p, "cursor", 6);
+        p += 6;
+        *p++ = (unsigned char)(0xa0 | n);
+        memcpy(p, id, (size_t)n);
+        p += n;
+        memcpy(p, f->payload + 1, f->len - 1);
+        p += f->len - 1;
+    }
+    c->len = (uint32_t)(p - c->payload);
+    return c;
 }
 
 nw_frame_t *nw_frame_control(const json_t *msg, nw_format_t fmt)

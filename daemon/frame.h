@@ -25,6 +25,7 @@ typedef enum nw_format {
 #define NW_URGENCY_CONTROL 0 /* control frames (hello, errors...) are never dropped */
 
 typedef struct nw_frame {
+    uint64_t id_ms, id_seq; /* item frames: the event id; 0-0 for control frames */
     uint32_t refs;
     uint32_t len;    /* payload bytes after the headroom */
     uint8_t urgency; /* 1..9 for items, NW_URGENCY_CONTROL otherwise */
@@ -49,6 +50,11 @@ void nw_frame_unref(nw_frame_t *f);
  * whose indexes are the set bits of mask. Returns NULL on allocation
  * failure. */
 nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask);
+
+/* A copy of the item frame f with a "cursor" member added first: the id a
+ * client resumes from when f is sent ahead of older queued items. Returns
+ * NULL on allocation failure. */
+nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq);
 
 /* Encodes a control message (a JSON object, borrowed) in fmt. Returns NULL on
  * allocation or encoding failure. */

@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "handoff.h"
 #include "log.h"
+#include "recent.h"
 #include "session.h"
 #include "topic_index.h"
 
@@ -33,6 +34,12 @@ struct nw_gateway {
     pthread_cond_t cond;
     bool start_done;
     int start_rc;
+    bool closed;
+
+    /* history answers handed back by the core thread */
+    nw_hist_req_t *replies;
+    char position[NW_WIRE_ID_MAX]; /* wire position set by the core, under lock */
+    bool position_set;
 
     atomic_bool stop;    /* core: close sessions, refuse new ones */
     atomic_bool drained; /* gateway: stop seen and no session left */
@@ -85,6 +92,7 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
 
     gw->seq++;
     gw->nhits = 0;
+    memcpy(gw->env.last_id, ev->id, sizeof(ev->id));
     NW_METRIC_INC(gw->metrics->events);
     for (size_t i = 0; i < ev->ntopics; i++) {
         match_ctx_t mc = {gw, 1u << i};
@@ -115,12 +123,12 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
                 cache[ncache].mask = s->mask;
                 cache[ncache++].frame = f;
             } else {
-                nw_session_deliver(s, f);
+                nw_session_deliver(s, ev, f);
                 nw_frame_unref(f);
                 continue;
             }
         }
-        nw_session_deliver(s, f);
+        nw_session_deliver(s, ev, f);
     }
     for (size_t c = 0; c < ncache; c++)
         nw_frame_unref(cache[c].frame);
@@ -131,7 +139,19 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
 static void gw_wake_cb(nw_gateway_t *gw)
 {
     nw_event_t *batch[NW_DRAIN_BATCH];
+    nw_hist_req_t *replies;
     size_t n;
+
+    pthread_mutex_lock(&gw->lock);
+    if (gw->position_set) {
+        /* The tail (re)started: every event after this id will come. */
+        gw->position_set = false;
+        if (nw_stream_id_cmp(gw->position, gw->env.last_id) > 0 || gw->env.last_id[0] == '\0')
+            memcpy(gw->env.last_id, gw->position, sizeof(gw->position));
+    }
+    replies = gw->replies;
+    gw->replies = NULL;
+    pthread_mutex_unlock(&gw->lock);
 
     while ((n = nw_handoff_drain(gw->handoff, batch, NW_DRAIN_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
@@ -139,10 +159,19 @@ static void gw_wake_cb(nw_gateway_t *gw)
             nw_event_unref(batch[i]);
         }
     }
+    /* History answers after the events drained above: an answer covers up
+     * to the last event dispatched when its session subscribed, and every
+     * later event has reached the session's held queue by now. */
+    while (replies != NULL) {
+        nw_hist_req_t *req = replies;
+        replies = req->next;
+        req->next = NULL;
+        nw_session_history_done(&gw->env, req);
+    }
     if (atomic_load(&gw->stop) && !gw->env.shutting_down) {
         gw->env.shutting_down = true;
         for (nw_session_t *s = gw->env.head; s != NULL; s = s->next)
-            nw_session_close(s, NW_WS_CLOSE_GOING_AWAY, "server shutting down", true);
+            nw_session_close(s, NW_WS_CLOSE_RESTART, "service restart", true);
     }
     if (gw->env.shutting_down && gw->env.head == NULL)
         atomic_store(&gw->drained, true);
@@ -256,6 +285,20 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (gw != NULL)
             gw_wake_cb(gw);
         return 0;
+    case LWS_CALLBACK_HTTP: {
+        int rc = nw_recent_http_start(&gw->env, s, wsi, (const char *)in);
+        if (rc <= 0)
+            return rc;
+        break; /* not ours: lws_callback_http_dummy answers (404) */
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (s != NULL && s->http)
+            return nw_recent_http_writeable(s);
+        break;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (s != NULL && s->http)
+            nw_recent_http_closed(&gw->env, s);
+        break;
     default:
         break;
     }
@@ -301,6 +344,41 @@ static void *gw_thread(void *arg)
     return NULL;
 }
 
+/* Runs on the core thread: hands a history answer back to the gateway that
+ * asked, and wakes it. */
+static void gw_hist_done_cb(nw_hist_req_t *req, void *arg)
+{
+    nw_gateway_t *gw = arg;
+    nw_hist_req_t **tail;
+
+    pthread_mutex_lock(&gw->lock);
+    if (gw->closed) {
+        pthread_mutex_unlock(&gw->lock);
+        nw_hist_req_free(req);
+        return;
+    }
+    for (tail = &gw->replies; *tail != NULL; tail = &(*tail)->next)
+        ;
+    req->next = NULL;
+    *tail = req;
+    pthread_mutex_unlock(&gw->lock);
+    nw_gateway_wake(gw);
+}
+
+void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history)
+{
+    gw->env.history = history;
+}
+
+void nw_gateway_set_position(nw_gateway_t *gw, const char *id)
+{
+    pthread_mutex_lock(&gw->lock);
+    snprintf(gw->position, sizeof(gw->position), "%s", id);
+    gw->position_set = true;
+    pthread_mutex_unlock(&gw->lock);
+    nw_gateway_wake(gw);
+}
+
 nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsigned index)
 {
     nw_gateway_t *gw = calloc(1, sizeof(*gw));
@@ -312,13 +390,16 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
     gw->metrics = &metrics->gateways[index];
     gw->handoff = nw_handoff_new(cfg->handoff_queue_events);
     gw->env.index = nw_topic_index_new();
-    if (gw->handoff == NULL || gw->env.index == NULL)
+    gw->env.by_id = nw_strmap_new();
+    if (gw->handoff == NULL || gw->env.index == NULL || gw->env.by_id == NULL)
         goto fail;
     pthread_mutex_init(&gw->lock, NULL);
     pthread_cond_init(&gw->cond, NULL);
     gw->env.cfg = cfg;
     gw->env.metrics = gw->metrics;
     gw->env.gateway_id = index;
+    gw->env.hist_done = gw_hist_done_cb;
+    gw->env.hist_done_arg = gw;
 
     gw->retry.secs_since_valid_ping = (uint16_t)NW_MAX(1u, cfg->ws_ping_interval_ms / 1000);
     gw->retry.secs_since_valid_hangup = (uint16_t)NW_MAX(2u, cfg->ws_idle_timeout_ms / 1000);
@@ -326,6 +407,7 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
     /* The WebSocket protocols come first: lws uses protocols[0] for plain
      * HTTP too, which gw_ws_cb hands to lws_callback_http_dummy(). A client
      * that names no subprotocol gets protocols[0], JSON. */
+    gw->env.shutdown_code = NW_WS_CLOSE_RESTART;
     gw->protocols[0] = (struct lws_protocols){"newswire.v1.json", gw_ws_cb, sizeof(nw_session_t),
                                               1024, NW_FORMAT_JSON, NULL, 0};
     gw->protocols[1] = (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb,
@@ -335,6 +417,7 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
 fail:
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
+    nw_strmap_free(gw->env.by_id);
     free(gw);
     return NULL;
 }
@@ -389,6 +472,9 @@ void nw_gateway_free(nw_gateway_t *gw)
 {
     if (gw == NULL)
         return;
+    pthread_mutex_lock(&gw->lock);
+    gw->closed = true; /* history answers from now on are just freed */
+    pthread_mutex_unlock(&gw->lock);
     if (gw->thread_started) {
         atomic_store(&gw->quit, true);
         lws_cancel_service(gw->ctx);
@@ -396,10 +482,16 @@ void nw_gateway_free(nw_gateway_t *gw)
         /* closes what is left; callbacks now run on this thread, alone */
         lws_context_destroy(gw->ctx);
     }
+    while (gw->replies != NULL) {
+        nw_hist_req_t *req = gw->replies;
+        gw->replies = req->next;
+        nw_hist_req_free(req);
+    }
     pthread_mutex_destroy(&gw->lock);
     pthread_cond_destroy(&gw->cond);
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
+    nw_strmap_free(gw->env.by_id);
     free(gw->hits);
     free(gw);
 }

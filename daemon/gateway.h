@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "history.h"
 #include "metrics.h"
 
 typedef struct nw_gateway nw_gateway_t;
@@ -38,11 +39,21 @@ int nw_gateway_push(nw_gateway_t *gw, nw_event_t *ev);
 /* Free slots in the hand-off queue. */
 size_t nw_gateway_room(nw_gateway_t *gw);
 
+/* Tells the gateway where the wire tail (re)starts reading: every event
+ * after id will be pushed. A gateway that has dispatched nothing yet uses it
+ * as the upper bound of the first resumes. */
+void nw_gateway_set_position(nw_gateway_t *gw, const char *id);
+
+/* Gives the gateway the history service (borrowed) for resumes. Call
+ * before nw_gateway_start(). */
+void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history);
+
 /* Wakes the gateway thread to drain its queue. */
 void nw_gateway_wake(nw_gateway_t *gw);
 
-/* Asks the gateway to close every session with 1001 after flushing what is
- * queued, and to refuse new ones. Returns at once. */
+/* Asks the gateway to close every session with 1012 ("service restart")
+ * after flushing what is queued, and to refuse new ones, so that clients
+ * resume elsewhere. Returns at once. */
 void nw_gateway_stop(nw_gateway_t *gw);
 
 /* True once, after nw_gateway_stop(), every session is closed. */

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "article.h"
+#include "embargo.h"
 #include "log.h"
 #include "topic.h"
 
@@ -20,6 +21,8 @@ struct nw_ingest {
     nw_redis_t *conn;
     nw_redis_script_t *publish;
     size_t pending;
+    nw_ingest_hold_cb on_hold;
+    void *on_hold_arg;
 };
 
 /* One publish waiting for Redis. */
@@ -28,7 +31,16 @@ typedef struct pending {
     nw_http_req_t *req;
     char *uri;
     char version[16];
+    char *embargoed; /* the item's embargoed date-time, or NULL */
+    int64_t embargo_ms;
 } pending_t;
+
+static void pending_free(pending_t *p)
+{
+    free(p->uri);
+    free(p->embargoed);
+    free(p);
+}
 
 typedef enum body_format { BODY_JSON, BODY_MSGPACK, BODY_OTHER } body_format_t;
 
@@ -89,20 +101,34 @@ static void reply_unavailable(nw_ingest_t *ing, nw_http_req_t *req, const char *
     nw_http_reply_error(req, 503, why, NULL);
 }
 
-/* Sends the receipt {"id","uri","version","kind"} with status. */
-static void reply_receipt(nw_http_req_t *req, int status, const char *id, const char *uri,
-                          const char *version, const char *kind)
+void nw_ingest_set_hold_cb(nw_ingest_t *ing, nw_ingest_hold_cb cb, void *arg)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "uri", uri, "version", version,
-                          "kind", kind);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    ing->on_hold = cb;
+    ing->on_hold_arg = arg;
+}
 
+/* Sends a receipt: {"status", "id" (when on the wire), "uri", "version",
+ * "kind", "release" (when held)} with the HTTP status. */
+static void reply_receipt(nw_http_req_t *req, int http_status, const char *status, const char *id,
+                          const pending_t *p, const char *kind)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s}", "status", status, "uri", p->uri, "version",
+                          p->version);
+    char *s;
+
+    if (o != NULL && id != NULL && id[0] != '\0')
+        json_object_set_new(o, "id", json_string(id));
+    if (o != NULL && kind != NULL && kind[0] != '\0' && strcmp(kind, "held") != 0)
+        json_object_set_new(o, "kind", json_string(kind));
+    if (o != NULL && strcmp(status, "embargoed") == 0 && p->embargoed != NULL)
+        json_object_set_new(o, "release", json_string(p->embargoed));
+    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (s == NULL) {
         nw_http_reply_error(req, 500, "out of memory", NULL);
         return;
     }
-    nw_http_reply(req, status, "application/json", s, strlen(s));
+    nw_http_reply(req, http_status, "application/json", s, strlen(s));
     free(s);
 }
 
@@ -114,48 +140,70 @@ static const char *elem_str(const redisReply *r, size_t i)
     return r->element[i]->str;
 }
 
-/* The publish script answered (or not): map its answer to the HTTP reply. */
+/* The publish script answered (or not): map its answer to the HTTP reply
+ * (see proto/publish.lua for the answers). */
 static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     pending_t *p = arg;
     nw_ingest_t *ing = p->ing;
-    const char *status = reply ? elem_str(reply, 0) : NULL;
+    const char *result = reply ? elem_str(reply, 0) : NULL;
+    const char *id = reply ? elem_str(reply, 1) : NULL;
+    const char *kind = reply ? elem_str(reply, 2) : NULL;
+    const char *ver = reply ? elem_str(reply, 3) : NULL;
+    bool replay = reply != NULL && elem_str(reply, 4) != NULL;
     char qbuf[600];
     char msg[160];
 
     ing->pending--;
+    if (replay)
+        nw_http_req_add_header(p->req, "Idempotent-Replayed", "true");
     if (reply == NULL) {
         reply_unavailable(ing, p->req, "storage unavailable: no answer from Redis");
-    } else if (reply->type == REDIS_REPLY_ERROR || status == NULL) {
+    } else if (reply->type == REDIS_REPLY_ERROR || result == NULL || id == NULL || kind == NULL ||
+               ver == NULL) {
         nw_log(NW_LOG_ERROR, "ingest", "publish script failed", "uri=%s error=\"%s\"",
                nw_log_quote(p->uri, qbuf, sizeof(qbuf)),
                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         reply_unavailable(ing, p->req, "storage unavailable: the publish script failed");
-    } else if (strcmp(status, "ok") == 0 && elem_str(reply, 1) && elem_str(reply, 2)) {
-        count(ing, NW_INGEST_ACCEPTED);
-        nw_log(NW_LOG_INFO, "ingest", "item published", "uri=%s version=%s id=%s kind=%s",
-               nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version, elem_str(reply, 1),
-               elem_str(reply, 2));
-        reply_receipt(p->req, 202, elem_str(reply, 1), p->uri, p->version, elem_str(reply, 2));
-    } else if (strcmp(status, "dup") == 0 && elem_str(reply, 1) && elem_str(reply, 2)) {
+    } else if (strcmp(result, "ok") == 0) {
+        count(ing, replay ? NW_INGEST_DUPLICATE : NW_INGEST_ACCEPTED);
+        if (!replay)
+            nw_log(NW_LOG_INFO, "ingest", "item published", "uri=%s version=%s id=%s kind=%s",
+                   nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version, id, kind);
+        reply_receipt(p->req, 202, "published", id, p, kind);
+    } else if (strcmp(result, "dup") == 0) {
         count(ing, NW_INGEST_DUPLICATE);
-        reply_receipt(p->req, 200, elem_str(reply, 1), p->uri, p->version, elem_str(reply, 2));
-    } else if (strcmp(status, "conflict") == 0) {
+        reply_receipt(p->req, 200, "duplicate", id, p, kind);
+    } else if (strcmp(result, "embargoed") == 0) {
+        count(ing, replay ? NW_INGEST_DUPLICATE : NW_INGEST_EMBARGOED);
+        if (!replay && ing->on_hold != NULL)
+            ing->on_hold(p->embargo_ms, ing->on_hold_arg);
+        nw_log(NW_LOG_INFO, "ingest", "item held until its embargo", "uri=%s version=%s",
+               nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version);
+        reply_receipt(p->req, 202, "embargoed", NULL, p, kind);
+    } else if (strcmp(result, "canceled") == 0) {
+        count(ing, replay ? NW_INGEST_DUPLICATE : NW_INGEST_ACCEPTED);
+        reply_receipt(p->req, 202, "canceled", NULL, p, kind);
+    } else if (strcmp(result, "conflict") == 0) {
         count(ing, NW_INGEST_CONFLICT);
         snprintf(msg, sizeof(msg),
                  "version %s of this uri was already published with different content",
                  p->version);
         nw_http_reply_error(p->req, 409, msg, "version");
-    } else if (strcmp(status, "stale") == 0) {
+    } else if (strcmp(result, "stale") == 0) {
         count(ing, NW_INGEST_CONFLICT);
         snprintf(msg, sizeof(msg), "version %s is lower than the stored version %s", p->version,
-                 elem_str(reply, 1) ? elem_str(reply, 1) : "?");
+                 ver);
         nw_http_reply_error(p->req, 409, msg, "version");
+    } else if (strcmp(result, "idem_conflict") == 0) {
+        count(ing, NW_INGEST_CONFLICT);
+        nw_http_reply_error(p->req, 422,
+                            "this Idempotency-Key was already used for a different request",
+                            "Idempotency-Key");
     } else {
         reply_unavailable(ing, p->req, "storage unavailable: unexpected script answer");
     }
-    free(p->uri);
-    free(p);
+    pending_free(p);
 }
 
 /* Reads the routing topics from ?topics= or the Newswire-Topics header
@@ -191,12 +239,109 @@ static nw_topic_list_t *read_topics(nw_ingest_t *ing, nw_http_req_t *req)
     return list;
 }
 
-static int64_t now_ms(void)
+/* Checks the Idempotency-Key header: 1..255 visible ASCII characters.
+ * Returns the key ("" when absent), or NULL after replying 400. */
+static const char *read_idempotency_key(nw_ingest_t *ing, nw_http_req_t *req)
 {
-    struct timespec ts;
+    const char *k = nw_http_req_header(req, "Idempotency-Key");
+    size_t n;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (k == NULL)
+        return "";
+    n = strlen(k);
+    for (size_t i = 0; i < n; i++) {
+        if (k[i] <= 0x20 || k[i] >= 0x7f)
+            n = 0;
+    }
+    if (n == 0 || n > 255) {
+        count(ing, NW_INGEST_INVALID);
+        nw_http_reply_error(req, 400, "Idempotency-Key must be 1..255 visible ASCII characters",
+                            "Idempotency-Key");
+        return NULL;
+    }
+    return k;
+}
+
+/* Joins a topic list with commas into a malloc'd string. */
+static char *topics_csv(const nw_topic_list_t *topics)
+{
+    size_t len = 1;
+    char *csv;
+
+    for (size_t i = 0; i < topics->n; i++)
+        len += strlen(topics->v[i]) + 1;
+    csv = malloc(len);
+    if (csv == NULL)
+        return NULL;
+    csv[0] = '\0';
+    for (size_t i = 0, o = 0; i < topics->n; i++)
+        o += (size_t)sprintf(csv + o, "%s%s", i ? "," : "", topics->v[i]);
+    return csv;
+}
+
+/* Runs the publish script for a validated article a (borrowed) routed to
+ * csv, and answers req when Redis does. Answers 503 at once when Redis is
+ * not reachable. */
+static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a, const char *csv,
+                    const char *idem_key)
+{
+    char wire_key[96], urgency[8], wire_max[16], topic_max[16], now[24], embargo[24];
+    char ttl[16], max_age[24];
+    const char *argv[] = {wire_key, ing->cfg->redis_prefix, a->uri, a->version, NULL, urgency,
+                          nw_pubstatus_name(a->pubstatus), csv, wire_max, topic_max, now,
+                          embargo, idem_key, "", ttl, max_age};
+    size_t lens[NW_ARRAY_LEN(argv)];
+    size_t canon_len;
+    char *canon;
+    pending_t *p;
+    int64_t now_ms = nw_now_ms();
+    int rc;
+
+    if (ing->pending >= ing->cfg->ingest_max_pending) {
+        reply_unavailable(ing, req, "too many publishes in progress");
+        return;
+    }
+    if (!nw_redis_is_up(ing->conn)) {
+        reply_unavailable(ing, req, "storage unavailable: Redis is not reachable");
+        return;
+    }
+    canon = nw_article_dump_canonical(a, &canon_len);
+    p = calloc(1, sizeof(*p));
+    if (canon == NULL || p == NULL || (p->uri = strdup(a->uri)) == NULL) {
+        free(canon);
+        free(p);
+        nw_http_reply_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    if (a->embargoed_ms > now_ms) {
+        const char *e = json_string_value(json_object_get(a->item, "embargoed"));
+        p->embargoed = e ? strdup(e) : NULL;
+        p->embargo_ms = a->embargoed_ms;
+    }
+    argv[4] = canon;
+    snprintf(wire_key, sizeof(wire_key), "%swire", ing->cfg->redis_prefix);
+    snprintf(urgency, sizeof(urgency), "%d", a->urgency);
+    snprintf(wire_max, sizeof(wire_max), "%u", ing->cfg->wire_maxlen);
+    snprintf(topic_max, sizeof(topic_max), "%u", ing->cfg->topic_maxlen);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(embargo, sizeof(embargo), "%lld", (long long)p->embargo_ms);
+    snprintf(ttl, sizeof(ttl), "%u", ing->cfg->idempotency_ttl_s);
+    snprintf(max_age, sizeof(max_age), "%llu",
+             (unsigned long long)ing->cfg->wire_max_age_s * 1000);
+    for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
+        lens[i] = i == 4 ? canon_len : strlen(argv[i]);
+    p->ing = ing;
+    p->req = req;
+    snprintf(p->version, sizeof(p->version), "%s", a->version);
+    rc = nw_redis_eval(ing->conn, ing->publish, publish_cb, p, 1, (int)NW_ARRAY_LEN(argv), argv,
+                       lens);
+    free(canon);
+    if (rc < 0) {
+        pending_free(p);
+        reply_unavailable(ing, req, "storage unavailable: Redis is not reachable");
+        return;
+    }
+    ing->pending++;
 }
 
 void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req)
@@ -204,10 +349,10 @@ void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req)
     body_format_t fmt = body_format(nw_http_req_header(req, "Content-Type"));
     nw_article_t *a = NULL;
     nw_topic_list_t *topics = NULL;
-    char *canon = NULL, *csv = NULL;
-    size_t body_len, canon_len, csv_len = 0;
+    const char *idem_key;
+    char *csv = NULL;
+    size_t body_len;
     const char *body;
-    pending_t *p = NULL;
     nw_err_t err;
     int rc;
 
@@ -245,62 +390,147 @@ void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req)
         return;
     }
     topics = read_topics(ing, req);
-    if (topics == NULL)
+    idem_key = topics ? read_idempotency_key(ing, req) : NULL;
+    if (idem_key != NULL) {
+        csv = topics_csv(topics);
+        if (csv == NULL)
+            nw_http_reply_error(req, 500, "out of memory", NULL);
+        else
+            publish(ing, req, a, csv, idem_key);
+    }
+    free(csv);
+    nw_topic_list_free(topics);
+    nw_article_free(a);
+}
+
+/* One DELETE waiting for the stored versions. */
+typedef struct kill_ctx {
+    nw_ingest_t *ing;
+    nw_http_req_t *req;
+    char *uri;
+} kill_ctx_t;
+
+
+/* The stored ([version, item, topics] of the public version) and held
+ * versions are in: build the kill — the newest version with pubstatus
+ * canceled, the next version number and versioncreated now — and publish
+ * it on every topic the story was published on. */
+static void kill_lookup_cb(nw_redis_t *r, redisReply *reply, void *arg)
+{
+    kill_ctx_t *k = arg;
+    nw_ingest_t *ing = k->ing;
+    const redisReply *pub, *held, *src = NULL;
+    nw_article_t *a = NULL;
+    json_t *item = NULL;
+    char version[16], created[NW_RFC3339_MAX];
+    unsigned long v = 0;
+    nw_err_t err;
+
+    ing->pending--;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[1]->type != REDIS_REPLY_ARRAY ||
+        reply->element[0]->elements != 3 || reply->element[1]->elements != 3) {
+        reply_unavailable(ing, k->req, "storage unavailable");
         goto done;
-    if (ing->pending >= ing->cfg->ingest_max_pending) {
-        reply_unavailable(ing, req, "too many publishes in progress");
+    }
+    pub = reply->element[0];
+    held = reply->element[1];
+    for (int i = 0; i < 2; i++) {
+        const redisReply *c = i ? held : pub;
+        if (c->element[0]->type == REDIS_REPLY_STRING &&
+            strtoul(c->element[0]->str, NULL, 10) >= v) {
+            v = strtoul(c->element[0]->str, NULL, 10);
+            src = c;
+        }
+    }
+    if (src == NULL || pub->element[2]->type != REDIS_REPLY_STRING) {
+        if (src == NULL || held->element[2]->type != REDIS_REPLY_STRING) {
+            nw_http_reply_error(k->req, 404, "no article with this uri", "uri");
+            goto done;
+        }
+    }
+    if (v >= 999999999UL) {
+        nw_http_reply_error(k->req, 409, "the story is at the highest version", "version");
+        goto done;
+    }
+    item = json_loadb(src->element[1]->str, src->element[1]->len, 0, NULL);
+    if (item == NULL || !json_is_object(item)) {
+        reply_unavailable(ing, k->req, "the stored item cannot be read");
+        goto done;
+    }
+    snprintf(version, sizeof(version), "%lu", v + 1);
+    nw_rfc3339_format(nw_now_ms(), created);
+    json_object_set_new(item, "version", json_string(version));
+    json_object_set_new(item, "versioncreated", json_string(created));
+    json_object_set_new(item, "pubstatus", json_string("canceled"));
+    json_object_del(item, "embargoed");
+    if (nw_article_from_json(item, &a, &err) < 0) {
+        nw_http_reply_error(k->req, 500, "the kill could not be built from the stored item",
+                            err.field);
+        goto done;
+    }
+    publish(ing, k->req, a,
+            pub->element[2]->type == REDIS_REPLY_STRING ? pub->element[2]->str
+                                                        : held->element[2]->str,
+            "");
+done:
+    nw_article_free(a);
+    json_decref(item);
+    free(k->uri);
+    free(k);
+}
+
+void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded)
+{
+    char *uri = nw_http_pct_decode(encoded, strlen(encoded));
+    kill_ctx_t *k = NULL;
+    char *ikey = NULL, *hkey = NULL;
+    int rc;
+
+    if (uri == NULL || uri[0] == '\0' || strlen(uri) > 2048) {
+        nw_http_reply_error(req, 400, "the article uri must be percent-encoded after /v1/articles/",
+                            "uri");
         goto done;
     }
     if (!nw_redis_is_up(ing->conn)) {
         reply_unavailable(ing, req, "storage unavailable: Redis is not reachable");
         goto done;
     }
-    canon = nw_article_dump_canonical(a, &canon_len);
-    for (size_t i = 0; i < topics->n; i++)
-        csv_len += strlen(topics->v[i]) + 1;
-    csv = malloc(csv_len + 1);
-    p = calloc(1, sizeof(*p));
-    if (canon == NULL || csv == NULL || p == NULL || (p->uri = strdup(a->uri)) == NULL) {
+    k = calloc(1, sizeof(*k));
+    ikey = malloc(strlen(ing->cfg->redis_prefix) + strlen(uri) + 8);
+    hkey = malloc(strlen(ing->cfg->redis_prefix) + strlen(uri) + 8);
+    if (k == NULL || ikey == NULL || hkey == NULL) {
         nw_http_reply_error(req, 500, "out of memory", NULL);
         goto done;
     }
-    csv[0] = '\0';
-    for (size_t i = 0, o = 0; i < topics->n; i++)
-        o += (size_t)sprintf(csv + o, "%s%s", i ? "," : "", topics->v[i]);
+    sprintf(ikey, "%sitem:%s", ing->cfg->redis_prefix, uri);
+    sprintf(hkey, "%sheld:%s", ing->cfg->redis_prefix, uri);
+    k->ing = ing;
+    k->req = req;
+    k->uri = uri;
+    uri = NULL;
     {
-        char wire_key[96], urgency[8], wire_max[16], topic_max[16], ts[24];
-        const char *pubstatus = nw_pubstatus_name(a->pubstatus);
-        const char *argv[] = {wire_key, ing->cfg->redis_prefix, a->uri, a->version, canon,
-                              urgency, pubstatus, csv, wire_max, topic_max, ts};
-        size_t lens[NW_ARRAY_LEN(argv)];
-
-        snprintf(wire_key, sizeof(wire_key), "%swire", ing->cfg->redis_prefix);
-        snprintf(urgency, sizeof(urgency), "%d", a->urgency);
-        snprintf(wire_max, sizeof(wire_max), "%u", ing->cfg->wire_maxlen);
-        snprintf(topic_max, sizeof(topic_max), "%u", ing->cfg->topic_maxlen);
-        snprintf(ts, sizeof(ts), "%lld", (long long)now_ms());
-        for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
-            lens[i] = i == 4 ? canon_len : strlen(argv[i]);
-        p->ing = ing;
-        p->req = req;
-        snprintf(p->version, sizeof(p->version), "%s", a->version);
-        rc = nw_redis_eval(ing->conn, ing->publish, publish_cb, p, 1, (int)NW_ARRAY_LEN(argv),
-                           argv, lens);
-        if (rc < 0) {
-            free(p->uri);
-            reply_unavailable(ing, req, "storage unavailable: Redis is not reachable");
-            goto done;
-        }
-        ing->pending++;
-        p = NULL; /* owned by the callback now */
+        /* One round trip for both versions: a tiny read-only script. */
+        static const char lookup[] =
+            "return {redis.call('HMGET', KEYS[1], 'version', 'item', 'topics'),"
+            " redis.call('HMGET', KEYS[2], 'version', 'item', 'topics')}";
+        const char *argv[] = {"EVAL", lookup, "2", ikey, hkey};
+        size_t lens[] = {4, sizeof(lookup) - 1, 1, strlen(ikey), strlen(hkey)};
+        rc = nw_redis_command(ing->conn, kill_lookup_cb, k, 0, 5, argv, lens);
     }
+    if (rc < 0) {
+        reply_unavailable(ing, req, "storage unavailable: Redis is not reachable");
+        goto done;
+    }
+    ing->pending++;
+    k = NULL;
 done:
-    if (p != NULL)
-        free(p);
-    free(csv);
-    free(canon);
-    nw_topic_list_free(topics);
-    nw_article_free(a);
+    if (k != NULL)
+        free(k->uri);
+    free(k);
+    free(ikey);
+    free(hkey);
+    free(uri);
 }
 
 /* One GET waiting for Redis. */

@@ -6,7 +6,8 @@
  * connect in the background and retry forever), API listener, gateways,
  * wire tail. SIGINT/SIGTERM: stop accepting on both listeners, let
  * in-flight publishes finish and gateways flush and close their sessions
- * with 1001, bounded by shutdown_timeout; then exit 0. */
+ * with 1012 (clients resume elsewhere), bounded by shutdown_timeout; then
+ * exit 0. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 
 #include "api.h"
 #include "config.h"
+#include "embargo.h"
 #include "gateway.h"
+#include "history.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -28,6 +31,10 @@
 #include "wire.h"
 
 extern const char nw_publish_lua[];
+extern const char nw_release_lua[];
+extern const char nw_embargoes_lua[];
+extern const char nw_position_lua[];
+extern const char nw_recent_lua[];
 
 #define NW_SHUTDOWN_POLL_MS 20
 
@@ -37,8 +44,10 @@ typedef struct daemon {
     nw_metrics_t *metrics;
     nw_redis_t *cmd;  /* publishes and lookups */
     nw_redis_t *tail; /* dedicated to XREAD BLOCK */
-    nw_redis_script_t publish;
+    nw_redis_script_t publish, release, embargoes, position, recent, tail_position;
+    nw_history_t *history;
     nw_ingest_t *ingest;
+    nw_embargo_t *embargo;
     nw_api_t *api;
     nw_wire_t *wire;
     nw_gateway_t **gateways;
@@ -70,12 +79,27 @@ static void sink_push(nw_event_t *ev, void *arg)
     }
 }
 
+static void sink_position(const char *id, void *arg)
+{
+    daemon_t *d = arg;
+
+    for (unsigned i = 0; i < d->ngateways; i++)
+        nw_gateway_set_position(d->gateways[i], id);
+}
+
 static void sink_flush(void *arg)
 {
     daemon_t *d = arg;
 
     for (unsigned i = 0; i < d->ngateways; i++)
         nw_gateway_wake(d->gateways[i]);
+}
+
+static void hold_cb(int64_t release_ms, void *arg)
+{
+    daemon_t *d = arg;
+
+    nw_embargo_schedule(d->embargo, release_ms);
 }
 
 static bool ready_cb(void *arg, bool *redis_up, bool *wire_up)
@@ -107,7 +131,8 @@ static void shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
         drained = drained && nw_gateway_drained(d->gateways[i]);
         nw_gateway_wake(d->gateways[i]);
     }
-    if ((drained && nw_ingest_pending(d->ingest) == 0) || deadline_passed(&d->shutdown_deadline)) {
+    if ((drained && nw_ingest_pending(d->ingest) == 0 && nw_embargo_pending(d->embargo) == 0) ||
+        deadline_passed(&d->shutdown_deadline)) {
         if (!drained || nw_ingest_pending(d->ingest) != 0)
             nw_log(NW_LOG_WARN, "main", "shutdown timeout: closing what is left",
                    "pending_publishes=%zu", nw_ingest_pending(d->ingest));
@@ -161,7 +186,7 @@ static nw_redis_t *redis_link(daemon_t *d, const char *name)
  * logging what failed. */
 static int daemon_start(daemon_t *d)
 {
-    nw_wire_sink_t sink = {sink_room, sink_push, sink_flush, d};
+    nw_wire_sink_t sink = {sink_room, sink_push, sink_flush, sink_position, d};
     int rc;
 
     d->base = event_base_new();
@@ -169,12 +194,29 @@ static int daemon_start(daemon_t *d)
     if (d->base == NULL || d->metrics == NULL)
         return -ENOMEM;
     d->publish = (nw_redis_script_t){.name = "publish", .source = nw_publish_lua};
+    d->release = (nw_redis_script_t){.name = "release", .source = nw_release_lua};
+    d->embargoes = (nw_redis_script_t){.name = "embargoes", .source = nw_embargoes_lua};
+    d->position = (nw_redis_script_t){.name = "position", .source = nw_position_lua};
+    d->tail_position = d->position;
+    d->recent = (nw_redis_script_t){.name = "recent", .source = nw_recent_lua};
     d->cmd = redis_link(d, "command");
     d->tail = redis_link(d, "wire");
-    if (d->cmd == NULL || d->tail == NULL || nw_redis_add_script(d->cmd, &d->publish) < 0)
+    if (d->cmd == NULL || d->tail == NULL || nw_redis_add_script(d->cmd, &d->publish) < 0 ||
+        nw_redis_add_script(d->cmd, &d->release) < 0 ||
+        nw_redis_add_script(d->cmd, &d->embargoes) < 0 ||
+        nw_redis_add_script(d->cmd, &d->position) < 0 ||
+        nw_redis_add_script(d->cmd, &d->recent) < 0 ||
+        nw_redis_add_script(d->tail, &d->tail_position) < 0)
+        return -ENOMEM;
+    d->history = nw_history_new(d->base, &d->cfg, d->metrics, d->cmd, &d->position, &d->recent);
+    if (d->history == NULL)
         return -ENOMEM;
     d->ingest = nw_ingest_new(&d->cfg, d->metrics, d->cmd, &d->publish);
-    d->api = d->ingest ? nw_api_new(d->base, &d->cfg, d->metrics, d->ingest, ready_cb, d) : NULL;
+    d->embargo = nw_embargo_new(d->base, &d->cfg, d->metrics, d->cmd, &d->release, &d->embargoes);
+    if (d->ingest == NULL || d->embargo == NULL)
+        return -ENOMEM;
+    nw_ingest_set_hold_cb(d->ingest, hold_cb, d);
+    d->api = nw_api_new(d->base, &d->cfg, d->metrics, d->ingest, d->embargo, ready_cb, d);
     if (d->api == NULL)
         return -ENOMEM;
     rc = nw_api_listen(d->api);
@@ -191,6 +233,7 @@ static int daemon_start(daemon_t *d)
         d->gateways[i] = nw_gateway_new(&d->cfg, d->metrics, i);
         if (d->gateways[i] == NULL)
             return -ENOMEM;
+        nw_gateway_set_history(d->gateways[i], d->history);
         rc = nw_gateway_start(d->gateways[i]);
         if (rc < 0) {
             nw_log(NW_LOG_ERROR, "main", "cannot listen (gateway)", "addr=%s port=%d",
@@ -198,7 +241,7 @@ static int daemon_start(daemon_t *d)
             return rc;
         }
     }
-    d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink);
+    d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink, &d->tail_position);
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->shutdown_ev = evtimer_new(d->base, shutdown_poll_cb, d);
@@ -217,7 +260,8 @@ static int daemon_start(daemon_t *d)
 }
 
 /* Tears down in dependency order: the Redis links first (their pending
- * callbacks answer waiting requests), then what they referred to. */
+ * callbacks answer waiting requests, handing history answers to gateways
+ * that are still there), then what they referred to. */
 static void daemon_free(daemon_t *d)
 {
     if (d->sigint_ev)
@@ -228,13 +272,15 @@ static void daemon_free(daemon_t *d)
         event_free(d->shutdown_ev);
     if (d->api != NULL)
         nw_api_stop_accepting(d->api);
+    nw_redis_free(d->tail);
+    nw_redis_free(d->cmd);
+    nw_history_free(d->history);
+    nw_wire_free(d->wire);
     for (unsigned i = 0; d->gateways != NULL && i < d->ngateways; i++)
         nw_gateway_free(d->gateways[i]);
     free(d->gateways);
-    nw_redis_free(d->tail);
-    nw_redis_free(d->cmd);
-    nw_wire_free(d->wire);
     nw_api_free(d->api);
+    nw_embargo_free(d->embargo);
     nw_ingest_free(d->ingest);
     nw_metrics_free(d->metrics);
     if (d->base != NULL)

@@ -9,7 +9,7 @@
 
 static const char *const ingest_names[NW_INGEST__COUNT] = {
     "accepted", "duplicate", "invalid", "conflict", "too_large", "unsupported_media_type",
-    "length_required", "unavailable",
+    "length_required", "unavailable", "embargoed",
 };
 static const char *const kind_names[NW_EVENT_KINDS] = {"new", "update", "kill", "withhold"};
 static const char *const drop_names[NW_DROP__COUNT] = {"overflow"};
@@ -80,6 +80,21 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     evbuffer_add_printf(out, "newswire_wire_backpressure_total %llu\n",
                         (unsigned long long)NW_METRIC_GET(m->wire_backpressure_pauses));
 
+    header(out, "newswire_embargo_released_total", "counter",
+           "Embargoed items this instance released to the wire.");
+    evbuffer_add_printf(out, "newswire_embargo_released_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->embargo_released));
+    header(out, "newswire_history_replays_total", "counter", "Resumes replayed from the wire.");
+    evbuffer_add_printf(out, "newswire_history_replays_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->history_replays));
+    header(out, "newswire_history_replayed_events_total", "counter",
+           "Events sent by resume replays (after collapse).");
+    evbuffer_add_printf(out, "newswire_history_replayed_events_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->history_replayed_events));
+    header(out, "newswire_history_errors_total", "counter",
+           "Resume or recent-items requests that failed (Redis unavailable).");
+    evbuffer_add_printf(out, "newswire_history_errors_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->history_errors));
     header(out, "newswire_redis_reconnects_total", "counter", "Redis connections (re)established.");
     evbuffer_add_printf(out, "newswire_redis_reconnects_total %llu\n",
                         (unsigned long long)NW_METRIC_GET(m->redis_reconnects));

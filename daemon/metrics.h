@@ -25,6 +25,7 @@ typedef enum nw_ingest_result {
     NW_INGEST_UNSUPPORTED,  /* 415 */
     NW_INGEST_NO_LENGTH,    /* 411 */
     NW_INGEST_UNAVAILABLE,  /* 503: Redis unreachable or failed */
+    NW_INGEST_EMBARGOED,    /* 202: held until its embargo */
     NW_INGEST__COUNT
 } nw_ingest_result_t;
 
@@ -38,7 +39,7 @@ typedef enum nw_close_reason {
     NW_CLOSE_SLOW = 0,    /* 1013: queue still over bound with urgent items */
     NW_CLOSE_TOO_BIG,     /* 1009: client message over ws_max_frame */
     NW_CLOSE_POLICY,      /* 1008: too many topics, binary on a JSON session... */
-    NW_CLOSE_SHUTDOWN,    /* 1001 */
+    NW_CLOSE_SHUTDOWN,    /* 1012: the server stops */
     NW_CLOSE__COUNT
 } nw_close_reason_t;
 
@@ -67,6 +68,10 @@ typedef struct nw_metrics {
     _Atomic uint64_t wire_events[NW_EVENT_KINDS];
     _Atomic uint64_t wire_decode_errors;
     _Atomic uint64_t wire_backpressure_pauses;
+    _Atomic uint64_t embargo_released;
+    _Atomic uint64_t history_replays;         /* resumes replayed from the wire */
+    _Atomic uint64_t history_replayed_events; /* events sent by those replays */
+    _Atomic uint64_t history_errors;          /* history requests that failed */
     _Atomic uint64_t redis_reconnects;
     _Atomic uint64_t redis_errors;   /* error replies and failed commands */
     _Atomic uint64_t redis_timeouts;

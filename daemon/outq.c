@@ -137,3 +137,32 @@ nw_frame_t *nw_outq_pop(nw_outq_t *q)
         q->per_urgency[f->urgency]--;
     return f;
 }
+
+nw_frame_t *nw_outq_pop_urgent_first(nw_outq_t *q, bool *jumped)
+{
+    bool behind = false;
+
+    *jumped = false;
+    if (q->per_urgency[1] + q->per_urgency[2] == 0)
+        return nw_outq_pop(q);
+    trim_front(q);
+    for (uint32_t i = 0; i < q->count; i++) {
+        nw_outq_ent_t *e = &q->ring[(q->head + i) & (q->cap - 1)];
+        nw_frame_t *f = e->frame;
+        if (f == NULL)
+            continue;
+        if (f->urgency == 1 || f->urgency == 2) {
+            if (i == 0)
+                return nw_outq_pop(q);
+            e->frame = NULL;
+            q->live--;
+            q->bytes -= f->len;
+            q->per_urgency[f->urgency]--;
+            *jumped = behind;
+            return f;
+        }
+        behind = behind || f->urgency >= 3;
+    }
+    NW_ASSERT(!"urgent count out of step");
+    return NULL;
+}

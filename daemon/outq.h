@@ -14,6 +14,7 @@
 #ifndef NW_OUTQ_H
 #define NW_OUTQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,11 @@ nw_outq_result_t nw_outq_push(nw_outq_t *q, nw_frame_t *f, size_t limit, nw_outq
 /* Removes and returns the oldest live frame (the caller owns that
  * reference), or NULL when empty. */
 nw_frame_t *nw_outq_pop(nw_outq_t *q);
+
+/* Like nw_outq_pop(), but flashes and bulletins (urgency 1-2) go first: the
+ * oldest of them when any is queued. *jumped is set when the frame returned
+ * leaves older items (urgency 3-9) behind it in the queue. */
+nw_frame_t *nw_outq_pop_urgent_first(nw_outq_t *q, bool *jumped);
 
 static inline int nw_outq_empty(const nw_outq_t *q)
 {

@@ -11,6 +11,7 @@
 #include "article.h"
 #include "codec.h"
 #include "log.h"
+#include "recent.h"
 #include "topic.h"
 
 #define NW_WRITE_BATCH 64 /* frames written per WRITEABLE callback at most */
@@ -61,23 +62,40 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
     lws_callback_on_writable(s->wsi);
 }
 
-void nw_session_deliver(nw_session_t *s, nw_frame_t *f)
+/* Closes a session that cannot keep up (or ran out of memory). */
+static void close_slow(nw_session_t *s, nw_outq_result_t r)
 {
-    nw_outq_result_t r;
-
-    if (s->close_code != 0)
-        return;
-    r = enqueue(s, f);
-    if (r == NW_OUTQ_OK) {
-        NW_METRIC_INC(s->env->metrics->deliveries);
-        return;
-    }
     NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_SLOW]);
     nw_log(NW_LOG_INFO, "session", "slow consumer closed", "session=%u-%llu queued_bytes=%zu",
            s->env->gateway_id, (unsigned long long)s->id, s->q.bytes);
     nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN,
                      r == NW_OUTQ_OVERFLOW ? "slow consumer: output queue full" : "out of memory",
                      false);
+}
+
+void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
+{
+    nw_outq_result_t r;
+
+    if (s->close_code != 0)
+        return;
+    if (s->skipping) {
+        if (nw_event_id_cmp(ev, s->skip_ms, s->skip_seq) <= 0)
+            return; /* the client had it before it resumed here */
+        s->skipping = false;
+    }
+    if (s->replaying) {
+        r = nw_outq_push(s->held, f, s->env->cfg->session_queue_bytes, drop_cb, s);
+        if (r != NW_OUTQ_OK)
+            close_slow(s, r);
+        return;
+    }
+    r = enqueue(s, f);
+    if (r == NW_OUTQ_OK) {
+        NW_METRIC_INC(s->env->metrics->deliveries);
+        return;
+    }
+    close_slow(s, r);
 }
 
 /* Encodes and queues a control message; steals the reference to msg. */
@@ -247,22 +265,130 @@ static bool only_fields(nw_session_t *s, const json_t *msg, const char *const *a
         if (!ok) {
             char m[192];
             snprintf(m, sizeof(m), "unknown field \"%.64s\"", key);
-            send_error(s, strcmp(key, "since") == 0 ? "unsupported" : "invalid_field",
-                       strcmp(key, "since") == 0 ? "resuming with \"since\" is not supported yet"
-                                                 : m);
+            send_error(s, "invalid_field", m);
             return false;
         }
     }
     return true;
 }
 
+/* Starts a resume: the session holds its subscriptions already (live
+ * events wait in held); the history service answers (since, last id
+ * dispatched here]. Returns -1 when the session must close now. */
+static int start_resume(nw_session_t *s, const nw_topic_list_t *list, const char *since,
+                        const char *epoch)
+{
+    nw_session_env_t *env = s->env;
+    nw_hist_req_t *req;
+    uint64_t ms, seq, last_ms, last_seq;
+
+    if (env->history == NULL || env->last_id[0] == '\0') {
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "not ready to resume: retry", false);
+        return 0;
+    }
+    req = nw_hist_req_new();
+    s->held = calloc(1, sizeof(*s->held));
+    if (req == NULL || s->held == NULL ||
+        nw_topic_list_from_array((const char *const *)list->v, list->n, list->n, true, "topics",
+                                 &req->patterns, NULL) < 0) {
+        nw_hist_req_free(req);
+        free(s->held);
+        s->held = NULL;
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
+        return 0;
+    }
+    nw_outq_init(s->held);
+    req->kind = NW_HIST_RESUME;
+    req->owner = s->id;
+    req->done = env->hist_done;
+    req->done_arg = env->hist_done_arg;
+    snprintf(req->since, sizeof(req->since), "%s", since);
+    snprintf(req->epoch, sizeof(req->epoch), "%s", epoch ? epoch : "");
+    snprintf(req->upto, sizeof(req->upto), "%s", env->last_id);
+    req->per_topic = env->cfg->recent_count;
+    /* A client ahead of this gateway already has what comes live up to its
+     * cursor. */
+    nw_stream_id_parse(since, &ms, &seq);
+    nw_stream_id_parse(env->last_id, &last_ms, &last_seq);
+    s->cursor_ms = ms;
+    s->cursor_seq = seq;
+    if (ms > last_ms || (ms == last_ms && seq > last_seq)) {
+        s->skipping = true;
+        s->skip_ms = ms;
+        s->skip_seq = seq;
+    }
+    s->replaying = true;
+    if (nw_history_submit(env->history, req) < 0) {
+        nw_hist_req_free(req);
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "server busy: retry", false);
+        return 0;
+    }
+    return 0;
+}
+
+/* Checks since (a wire id) and epoch (hex, optional). Returns true, or false
+ * after sending an error frame. */
+static bool valid_cursor(nw_session_t *s, const char *since, const char *epoch)
+{
+    uint64_t ms, seq;
+
+    if (since == NULL || strlen(since) >= NW_WIRE_ID_MAX || nw_stream_id_parse(since, &ms, &seq) < 0) {
+        send_error(s, "invalid_field", "\"since\" must be an item id (\"<ms>-<seq>\")");
+        return false;
+    }
+    if (epoch != NULL && (strlen(epoch) == 0 || strlen(epoch) > 63 ||
+                          strspn(epoch, "0123456789abcdef") != strlen(epoch))) {
+        send_error(s, "invalid_field", "\"epoch\" must be the epoch given in \"subscribed\"");
+        return false;
+    }
+    if (s->nsubs > 0 || s->replaying) {
+        send_error(s, "invalid_field",
+                   "\"since\" is only accepted with the first subscription of a session");
+        return false;
+    }
+    return true;
+}
+
+/* Subscribes to list, resuming from since when given. Returns -1 when the
+ * session must close now. */
+static int subscribe(nw_session_t *s, const nw_topic_list_t *list, int min_urgency,
+                     const char *since, const char *epoch)
+{
+    if (since == NULL)
+        return apply_subscribe(s, list, min_urgency);
+    switch (subscribe_list(s, list)) {
+    case 0:
+        break;
+    case 1:
+        NW_METRIC_INC(s->env->metrics->client_errors);
+        NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+        nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
+        return 0;
+    default:
+        send_error(s, "internal", "out of memory");
+        return 0;
+    }
+    if (min_urgency > 0)
+        s->min_urgency = (uint8_t)min_urgency;
+    return start_resume(s, list, since, epoch);
+}
+
 static int op_subscribe(nw_session_t *s, const json_t *msg)
 {
-    static const char *const allowed[] = {"op", "topics", "min_urgency", NULL};
+    static const char *const allowed[] = {"op", "topics", "min_urgency", "since", "epoch", NULL};
+    const json_t *since_j = json_object_get(msg, "since");
+    const json_t *epoch_j = json_object_get(msg, "epoch");
+    const char *since = json_string_value(since_j), *epoch = json_string_value(epoch_j);
     nw_topic_list_t *list = NULL;
     int mu, rc;
 
     if (!only_fields(s, msg, allowed))
+        return 0;
+    if ((since_j != NULL && since == NULL) || (epoch_j != NULL && epoch == NULL)) {
+        send_error(s, "invalid_field", "\"since\" and \"epoch\" must be strings");
+        return 0;
+    }
+    if (since_j != NULL && !valid_cursor(s, since, epoch))
         return 0;
     rc = read_topics(s, msg, &list);
     if (rc == 1) {
@@ -273,7 +399,7 @@ static int op_subscribe(nw_session_t *s, const json_t *msg)
         return 0;
     mu = read_min_urgency(s, msg);
     if (mu >= 0)
-        rc = apply_subscribe(s, list, mu);
+        rc = subscribe(s, list, mu, since, epoch);
     nw_topic_list_free(list);
     return rc;
 }
@@ -373,22 +499,35 @@ int nw_session_receive(nw_session_t *s, const void *in, size_t len)
 
     if (s->close_code != 0)
         return 0;
+    if (s->rx_too_big) {
+        /* Closing in the middle of a fragmented message sometimes left lws
+         * hanging up without the close frame: discard the rest of the
+         * message and close once it has all arrived. */
+        if (!final)
+            return 0;
+        s->rx_too_big = false;
+        return close_now(s, NW_WS_CLOSE_TOO_BIG, "message too big", NW_CLOSE_TOO_BIG);
+    }
     if (first && final && s->rx == NULL) {
         if (len > max)
-            return close_now(s, NW_WS_CLOSE_TOO_BIG, "message too big",
-                             NW_CLOSE_TOO_BIG);
+            return close_now(s, NW_WS_CLOSE_TOO_BIG, "message too big", NW_CLOSE_TOO_BIG);
         return handle_message(s, in, len, binary);
     }
     if (s->rx == NULL) {
         s->rx = malloc(max);
         s->rx_len = 0;
         if (s->rx == NULL)
-            return close_now(s, NW_WS_CLOSE_INTERNAL, "out of memory",
-                             NW_CLOSE_POLICY);
+            return close_now(s, NW_WS_CLOSE_INTERNAL, "out of memory", NW_CLOSE_POLICY);
     }
-    if (s->rx_len + len > max)
-        return close_now(s, NW_WS_CLOSE_TOO_BIG, "message too big",
-                         NW_CLOSE_TOO_BIG);
+    if (s->rx_len + len > max) {
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_len = 0;
+        if (final)
+            return close_now(s, NW_WS_CLOSE_TOO_BIG, "message too big", NW_CLOSE_TOO_BIG);
+        s->rx_too_big = true;
+        return 0;
+    }
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
     if (!final)
@@ -405,13 +544,29 @@ int nw_session_writeable(nw_session_t *s)
     nw_gateway_metrics_t *m = s->env->metrics;
     size_t before = s->q.bytes;
     unsigned written = 0;
+    bool jumped;
     nw_frame_t *f;
 
     if (s->close_code != 0 && !s->close_flush)
         goto close;
-    while (written < NW_WRITE_BATCH && (f = nw_outq_pop(&s->q)) != NULL) {
-        int n = lws_write(s->wsi, f->payload, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        bool short_write = n < (int)f->len;
+    while (written < NW_WRITE_BATCH && (f = nw_outq_pop_urgent_first(&s->q, &jumped)) != NULL) {
+        int n;
+        bool short_write;
+
+        if (jumped) {
+            /* A flash sent ahead of older items: tell the client where to
+             * resume from, since its id is past items it has not got. */
+            nw_frame_t *c = nw_frame_with_cursor(f, s->cursor_ms, s->cursor_seq);
+            nw_frame_unref(f);
+            if (c == NULL)
+                return -1;
+            f = c;
+        } else if (f->id_ms != 0 || f->id_seq != 0) {
+            s->cursor_ms = f->id_ms;
+            s->cursor_seq = f->id_seq;
+        }
+        n = lws_write(s->wsi, f->payload, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        short_write = n < (int)f->len;
         nw_frame_unref(f);
         if (short_write) {
             NW_METRIC_ADD(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
@@ -430,7 +585,7 @@ int nw_session_writeable(nw_session_t *s)
     if (s->close_code == 0)
         return 0;
 close:
-    if (s->close_code == NW_WS_CLOSE_GOING_AWAY)
+    if (s->close_code == NW_WS_CLOSE_RESTART || s->close_code == NW_WS_CLOSE_GOING_AWAY)
         NW_METRIC_INC(m->closes[NW_CLOSE_SHUTDOWN]);
     lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                      (unsigned char *)s->close_reason, strlen(s->close_reason));
@@ -441,13 +596,21 @@ close:
  * when the session must close. */
 static int apply_url(nw_session_t *s)
 {
-    char buf[8192];
+    char buf[8192], since[NW_WIRE_ID_MAX + 1], epoch[80];
     const char *v;
+    bool has_since = false, has_epoch = false;
     int mu = 0;
 
     v = lws_get_urlarg_by_name(s->wsi, "since=", buf, sizeof(buf));
-    if (v != NULL)
-        send_error(s, "unsupported", "resuming with \"since\" is not supported yet");
+    if (v != NULL) {
+        has_since = true;
+        snprintf(since, sizeof(since), "%s", v);
+    }
+    v = lws_get_urlarg_by_name(s->wsi, "epoch=", buf, sizeof(buf));
+    if (v != NULL) {
+        has_epoch = true;
+        snprintf(epoch, sizeof(epoch), "%s", v);
+    }
     v = lws_get_urlarg_by_name(s->wsi, "min_urgency=", buf, sizeof(buf));
     if (v != NULL) {
         if (v[0] < '1' || v[0] > '9' || v[1] != '\0') {
@@ -483,10 +646,16 @@ static int apply_url(nw_session_t *s)
             send_error(s, "invalid_topic", err.message);
             return 0;
         }
-        rc = apply_subscribe(s, list, mu);
+        if (has_since && !valid_cursor(s, since, has_epoch ? epoch : NULL)) {
+            nw_topic_list_free(list);
+            return 0;
+        }
+        rc = subscribe(s, list, mu, has_since ? since : NULL, has_epoch ? epoch : NULL);
         nw_topic_list_free(list);
         return rc;
     }
+    if (has_since)
+        send_error(s, "invalid_field", "\"since\" needs \"topics\" in the URL");
     if (mu > 0)
         s->min_urgency = (uint8_t)mu;
     return 0;
@@ -501,12 +670,18 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     s->fmt = fmt;
     s->id = ++env->next_id;
     s->min_urgency = NW_URGENCY_MAX;
+    nw_stream_id_parse(env->last_id, &s->cursor_ms, &s->cursor_seq);
     nw_outq_init(&s->q);
     s->open = true;
     s->next = env->head;
     if (env->head != NULL)
         env->head->prev = s;
     env->head = s;
+    snprintf(sid, sizeof(sid), "%llu", (unsigned long long)s->id);
+    if (nw_strmap_put(env->by_id, sid, strlen(sid), s) < 0) {
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
+        return 0;
+    }
     NW_METRIC_INC(env->metrics->sessions_opened);
     NW_METRIC_ADD(env->metrics->sessions, 1);
     if (fmt == NW_FORMAT_MSGPACK)
@@ -538,6 +713,16 @@ void nw_session_closed(nw_session_t *s)
     nw_outq_clear(&s->q);
     free(s->rx);
     s->rx = NULL;
+    if (s->held != NULL) {
+        nw_outq_clear(s->held);
+        free(s->held);
+        s->held = NULL;
+    }
+    {
+        char sid[24];
+        snprintf(sid, sizeof(sid), "%llu", (unsigned long long)s->id);
+        nw_strmap_del(env->by_id, sid, strlen(sid));
+    }
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -548,4 +733,91 @@ void nw_session_closed(nw_session_t *s)
     NW_METRIC_ADD(env->metrics->sessions, -1);
     if (s->fmt == NW_FORMAT_MSGPACK)
         NW_METRIC_ADD(env->metrics->sessions_msgpack, -1);
+}
+
+nw_session_t *nw_session_find(nw_session_env_t *env, uint64_t id)
+{
+    char sid[24];
+
+    snprintf(sid, sizeof(sid), "%llu", (unsigned long long)id);
+    return nw_strmap_get(env->by_id, sid, strlen(sid));
+}
+
+/* The bits of the event's topics that the session's patterns match. */
+static uint32_t session_mask(const nw_session_t *s, const nw_event_t *ev)
+{
+    uint32_t mask = 0;
+
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        for (uint32_t j = 0; j < s->nsubs; j++) {
+            if (nw_topic_match(nw_sub_pattern(s->subs[j]), ev->topics[i])) {
+                mask |= 1u << i;
+                break;
+            }
+        }
+    }
+    return mask;
+}
+
+void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
+{
+    nw_session_t *s = nw_session_find(env, req->owner);
+    nw_frame_t *f;
+
+    if (s != NULL && s->http) {
+        if (s->http_waiting)
+            nw_recent_http_done(env, s, req);
+        else
+            nw_hist_req_free(req);
+        return;
+    }
+    if (s == NULL || !s->replaying || s->close_code != 0) {
+        nw_hist_req_free(req);
+        return;
+    }
+    if (req->status != 0) {
+        nw_log(NW_LOG_WARN, "session", "resume failed", "session=%u-%llu error=%d",
+               env->gateway_id, (unsigned long long)s->id, req->status);
+        nw_hist_req_free(req);
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "history unavailable: retry", false);
+        return;
+    }
+    if (!req->recovered)
+        s->skipping = false; /* an unknown cursor says nothing of what the client has */
+    send_control(s, json_pack("{s:s, s:o, s:i, s:b, s:s}", "type", "subscribed", "topics",
+                              topics_json(s), "min_urgency", s->min_urgency, "recovered",
+                              req->recovered, "epoch", req->cur_epoch));
+    s->replaying = false;
+    for (size_t i = 0; i < req->nevents && s->close_code == 0; i++) {
+        const nw_event_t *ev = req->events[i];
+        uint32_t mask = session_mask(s, ev);
+        bool filterable = ev->kind == NW_KIND_NEW || ev->kind == NW_KIND_UPDATE;
+
+        if (mask == 0 || (filterable && ev->urgency > s->min_urgency))
+            continue;
+        f = nw_frame_item(ev, s->fmt, mask);
+        if (f == NULL) {
+            nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
+            break;
+        }
+        nw_session_deliver(s, ev, f);
+        nw_frame_unref(f);
+    }
+    /* then what arrived live meanwhile, in order */
+    while (s->held != NULL && (f = nw_outq_pop(s->held)) != NULL) {
+        if (s->close_code == 0) {
+            nw_outq_result_t r = enqueue(s, f);
+            if (r != NW_OUTQ_OK)
+                close_slow(s, r);
+            else
+                NW_METRIC_INC(env->metrics->deliveries);
+        }
+        nw_frame_unref(f);
+    }
+    if (s->held != NULL) {
+        nw_outq_clear(s->held);
+        free(s->held);
+        s->held = NULL;
+    }
+    nw_hist_req_free(req);
 }

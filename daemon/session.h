@@ -15,9 +15,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event.h"
 #include "frame.h"
+#include "history.h"
 #include "metrics.h"
 #include "outq.h"
+#include "strmap.h"
 #include "topic_index.h"
 
 struct lws;
@@ -27,6 +30,7 @@ struct lws;
 #define NW_WS_CLOSE_POLICY         1008 /* too many topics */
 #define NW_WS_CLOSE_TOO_BIG        1009 /* client message over ws_max_frame */
 #define NW_WS_CLOSE_INTERNAL       1011 /* out of memory */
+#define NW_WS_CLOSE_RESTART        1012 /* server stopping: resume elsewhere */
 #define NW_WS_CLOSE_TRY_AGAIN      1013 /* slow consumer: resume from the cursor */
 
 /* What sessions of one gateway thread share. */
@@ -37,7 +41,15 @@ typedef struct nw_session_env {
     unsigned gateway_id;
     uint64_t next_id;
     struct nw_session *head; /* every open session, for shutdown */
+    nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
+    uint16_t shutdown_code;  /* close code sent when shutting down */
+
+    /* resume */
+    nw_history_t *history;
+    nw_hist_done_cb hist_done; /* hands an answer back to this gateway */
+    void *hist_done_arg;
+    char last_id[NW_WIRE_ID_MAX]; /* last wire event dispatched here ("" = unknown) */
 } nw_session_env_t;
 
 typedef struct nw_session {
@@ -58,6 +70,19 @@ typedef struct nw_session {
     const char *close_reason; /* static string */
     char *rx;             /* reassembly of a fragmented message, or NULL */
     size_t rx_len;
+    bool rx_too_big;      /* discarding the rest of an oversized message */
+    bool replaying;       /* a resume is being answered: live items wait in held */
+    nw_outq_t *held;      /* live items that arrived during the resume, or NULL */
+    uint64_t cursor_ms, cursor_seq; /* every item up to here was written (or dropped) */
+    bool skipping;        /* drop live events up to skip (the client had them) */
+    uint64_t skip_ms, skip_seq;
+
+    /* a plain HTTP request on the public listener (recent.h) */
+    bool http;
+    bool http_waiting;
+    int http_status;
+    char *http_body;
+    size_t http_len;
 } nw_session_t;
 
 /* Starts a session on an established connection: sends hello, and applies
@@ -75,9 +100,19 @@ int nw_session_writeable(nw_session_t *s);
 /* Releases everything (lws CLOSED). */
 void nw_session_closed(nw_session_t *s);
 
-/* Queues an item frame (a new reference is taken) under the overflow
- * policy; closes the session with 1013 when it cannot keep up. */
-void nw_session_deliver(nw_session_t *s, nw_frame_t *f);
+/* Queues the item frame f of event ev (a new reference to f is taken)
+ * under the overflow policy; closes the session with 1013 when it cannot
+ * keep up. While a resume is answered, the frame waits in the session's
+ * held queue. */
+void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f);
+
+/* Delivers a history answer to the session it was made for (req->owner):
+ * the subscribed message, the replayed or recent items, then what was held
+ * meanwhile. Frees req. Runs on the gateway thread. */
+void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req);
+
+/* The session with this id, or NULL. */
+nw_session_t *nw_session_find(nw_session_env_t *env, uint64_t id);
 
 /* Asks for the session to close with code and reason (a static string):
  * after writing what is queued when flush, at once otherwise. */

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "history.h"
 #include "log.h"
 
 #define NW_WIRE_PAUSE_MS 5       /* recheck interval while the sink is full */
@@ -21,7 +22,9 @@ struct nw_wire {
     const nw_config_t *cfg;
     nw_metrics_t *metrics;
     nw_wire_sink_t sink;
+    nw_redis_script_t *position;
     char key[96];
+    char epoch_key[96];
     char cursor[NW_WIRE_ID_MAX];
     bool live;        /* connection up and position known */
     bool in_flight;   /* an XREAD/XREVRANGE is outstanding */
@@ -30,50 +33,7 @@ struct nw_wire {
 };
 
 static void wire_read(nw_wire_t *w);
-
-/* Parses "ms-seq" (or "ms") made of decimal digits only; anything else
- * is 0-0. */
-static void parse_id(const char *s, uint64_t *ms, uint64_t *seq)
-{
-    const char *p = s;
-    uint64_t a = 0, b = 0;
-
-    *ms = *seq = 0;
-    if (*p < '0' || *p > '9')
-        return;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (a > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return;
-        a = a * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p == '-') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (b > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-                return;
-            b = b * 10 + (uint64_t)(*p - '0');
-        }
-    }
-    if (*p != '\0')
-        return;
-    *ms = a;
-    *seq = b;
-}
-
-int nw_stream_id_cmp(const char *a, const char *b)
-{
-    uint64_t am, as, bm, bs;
-
-    parse_id(a, &am, &as);
-    parse_id(b, &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    if (as != bs)
-        return as < bs ? -1 : 1;
-    return 0;
-}
+static void wire_locate(nw_wire_t *w, bool renew);
 
 static void retry_later(nw_wire_t *w, unsigned ms)
 {
@@ -173,27 +133,27 @@ static void wire_read(nw_wire_t *w)
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
 }
 
-/* The wire's last entry, read at each (re)connect: the start position the
- * first time; afterwards a check that Redis did not lose entries we have
- * already delivered (its last id is then behind our cursor, and we follow
- * it rather than wait for its ids to catch up). */
-static void last_id_cb(nw_redis_t *r, redisReply *reply, void *arg)
+/* The wire's position and epoch, read at each (re)connect: the start
+ * position the first time; afterwards a check that Redis did not lose
+ * entries we have already delivered (its last id is then behind our cursor:
+ * the history was lost, so the epoch is renewed and the tail follows the
+ * wire rather than wait for its ids to catch up). */
+static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     nw_wire_t *w = arg;
-    const char *last = "0-0";
+    const char *last;
 
     w->in_flight = false;
     if (reply == NULL)
         return;
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
         nw_log(NW_LOG_ERROR, "wire", "cannot read the wire position", "key=%s error=\"%s\"",
                w->key, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
         return;
     }
-    if (reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_ARRAY &&
-        reply->element[0]->elements == 2 && reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
-        last = reply->element[0]->element[0]->str;
+    last = reply->element[1]->str;
     if (w->cursor[0] == '\0') {
         snprintf(w->cursor, sizeof(w->cursor), "%s", last);
         nw_log(NW_LOG_INFO, "wire", "tail started", "key=%s from=%s", w->key, w->cursor);
@@ -201,21 +161,29 @@ static void last_id_cb(nw_redis_t *r, redisReply *reply, void *arg)
         nw_log(NW_LOG_WARN, "wire", "wire is behind the tail cursor: Redis lost entries",
                "key=%s cursor=%s last=%s", w->key, w->cursor, last);
         snprintf(w->cursor, sizeof(w->cursor), "%s", last);
+        wire_locate(w, true);
+        return;
     } else {
         nw_log(NW_LOG_INFO, "wire", "tail resumed", "key=%s from=%s", w->key, w->cursor);
     }
+    if (w->sink.position != NULL)
+        w->sink.position(w->cursor, w->sink.arg);
     w->live = true;
     wire_read(w);
 }
 
-static void wire_locate(nw_wire_t *w)
+/* Reads the wire position (renewing the epoch when history was lost). */
+static void wire_locate(nw_wire_t *w, bool renew)
 {
-    const char *argv[] = {"XREVRANGE", w->key, "+", "-", "COUNT", "1"};
+    char epoch[33];
+    const char *argv[] = {w->key, w->epoch_key, epoch, renew ? "renew" : ""};
     size_t lens[NW_ARRAY_LEN(argv)];
 
+    nw_epoch_random(epoch);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = strlen(argv[i]);
-    if (nw_redis_command(w->conn, last_id_cb, w, 0, (int)NW_ARRAY_LEN(argv), argv, lens) == 0)
+    if (nw_redis_eval(w->conn, w->position, position_cb, w, 2, (int)NW_ARRAY_LEN(argv), argv,
+                      lens) == 0)
         w->in_flight = true;
     else
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
@@ -230,7 +198,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     if (w->live)
         wire_read(w);
     else
-        wire_locate(w);
+        wire_locate(w, false);
 }
 
 static void conn_state_cb(nw_redis_t *r, bool up, void *arg)
@@ -241,13 +209,14 @@ static void conn_state_cb(nw_redis_t *r, bool up, void *arg)
     w->in_flight = false;
     evtimer_del(w->retry_ev);
     if (up)
-        wire_locate(w);
+        wire_locate(w, false);
     else
         nw_log(NW_LOG_WARN, "wire", "tail interrupted", "key=%s cursor=%s", w->key, w->cursor);
 }
 
 nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, const nw_config_t *cfg,
-                       nw_metrics_t *metrics, const nw_wire_sink_t *sink)
+                       nw_metrics_t *metrics, const nw_wire_sink_t *sink,
+                       nw_redis_script_t *position)
 {
     nw_wire_t *w = calloc(1, sizeof(*w));
 
@@ -258,7 +227,9 @@ nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, const nw_confi
     w->cfg = cfg;
     w->metrics = metrics;
     w->sink = *sink;
+    w->position = position;
     snprintf(w->key, sizeof(w->key), "%swire", cfg->redis_prefix);
+    snprintf(w->epoch_key, sizeof(w->epoch_key), "%sepoch", cfg->redis_prefix);
     w->retry_ev = evtimer_new(base, retry_cb, w);
     if (w->retry_ev == NULL) {
         free(w);

@@ -23,18 +23,23 @@ struct event_base;
 typedef struct nw_wire nw_wire_t;
 
 /* Where events go. room() says how many events push() may take now; push()
- * takes its own references; flush() ends a batch. */
+ * takes its own references; flush() ends a batch. position() is called when
+ * the tail (re)starts reading, with the id after which every event will be
+ * pushed. */
 typedef struct nw_wire_sink {
     size_t (*room)(void *arg);
     void (*push)(nw_event_t *ev, void *arg);
     void (*flush)(void *arg);
+    void (*position)(const char *id, void *arg);
     void *arg;
 } nw_wire_sink_t;
 
 /* Creates the tail on conn (borrowed, dedicated to it: the tail installs
- * its state callback). Reading starts when conn comes up. */
+ * its state callback; position, a script registered on conn, is
+ * proto/position.lua). Reading starts when conn comes up. */
 nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, const nw_config_t *cfg,
-                       nw_metrics_t *metrics, const nw_wire_sink_t *sink);
+                       nw_metrics_t *metrics, const nw_wire_sink_t *sink,
+                       nw_redis_script_t *position);
 
 /* True while the tail is connected and reading. */
 bool nw_wire_is_live(const nw_wire_t *w);
@@ -46,9 +51,5 @@ const char *nw_wire_cursor(const nw_wire_t *w);
 /* Frees w. Free its connection first: the connection's pending callbacks
  * still refer to w. Accepts NULL. */
 void nw_wire_free(nw_wire_t *w);
-
-/* Compares two stream ids ("ms-seq"): <0, 0, >0. Malformed ids compare as
- * 0-0. */
-int nw_stream_id_cmp(const char *a, const char *b);
 
 #endif

@@ -71,6 +71,11 @@ const char *nw_pubstatus_name(nw_pubstatus_t s);
  * -EINVAL. */
 int nw_rfc3339_parse(const char *s, int64_t *ms);
 
+/* Formats Unix epoch milliseconds as an RFC 3339 UTC date-time with
+ * milliseconds ("2026-11-27T09:12:00.250Z") into buf (NW_RFC3339_MAX bytes). */
+#define NW_RFC3339_MAX 64
+void nw_rfc3339_format(int64_t ms, char buf[NW_RFC3339_MAX]);
+
 /* True if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool nw_utf8_valid(const char *s, size_t len);
 

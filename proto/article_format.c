@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Checks the encoding per Unicode Table 3-7 (well-formed UTF-8 byte
  * sequences): the second byte's range depends on the lead byte, which is
@@ -246,4 +247,14 @@ int nw_article_format_version(const char *s, size_t len, char *why, size_t whyle
 bad:
     snprintf(why, whylen, "must be a decimal string 1..999999999 without leading zeros");
     return -EINVAL;
+}
+
+void nw_rfc3339_format(int64_t ms, char buf[NW_RFC3339_MAX])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(buf, NW_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }

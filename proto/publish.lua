@@ -1,7 +1,7 @@
 #!lua
 -- Newswire publish script: stores one ninjs item version and puts it on the
--- wire, atomically. Run with EVALSHA by newswired; see proto/PROTOCOL.md
--- ("Redis keys").
+-- wire, or holds it until its embargo, atomically. Run with EVALSHA by
+-- newswired; see proto/PROTOCOL.md ("Redis keys").
 --
 -- KEYS[1]  the wire stream (<prefix>wire)
 -- ARGV[1]  key prefix ("nw:")
@@ -13,21 +13,41 @@
 -- ARGV[7]  topics, comma-separated, already validated
 -- ARGV[8]  wire MAXLEN (approximate)
 -- ARGV[9]  topic index MAXLEN (approximate)
--- ARGV[10] ingest time, Unix ms
+-- ARGV[10] now, Unix ms (ingest time)
+-- ARGV[11] embargo release time, Unix ms, or 0 when not embargoed
+-- ARGV[12] Idempotency-Key, or ""
+-- ARGV[13] unused (reserved)
+-- ARGV[14] Idempotency-Key lifetime, seconds
+-- ARGV[15] wire maximum age, ms, or 0 for none
 --
--- Returns one of:
---   {"ok", <wire id>, <kind>}        stored and on the wire
---   {"dup", <wire id>, <kind>}       same uri, version and content: nothing new
---   {"conflict", <stored version>}   same uri and version, other content
---   {"stale", <stored version>}      a higher version is already stored
+-- Returns {result, wire id or "", kind, version}, result one of:
+--   ok         stored and on the wire
+--   dup        same uri, version and content already stored or held: nothing new
+--   embargoed  held in <prefix>embargo until the release time
+--   canceled   a kill of a story that was only held: the hold is dropped, nothing
+--              goes on the wire
+--   conflict   same uri and version, other content (version = the stored one)
+--   stale      a higher version is stored or held (version = that one)
+--   idem_conflict  the Idempotency-Key was used for another request
+-- For a replay of an Idempotency-Key (same key, same uri, version, topics and
+-- item), the first answer is returned again with a fifth element "replay".
 --
 -- Every key's type is checked before the first write, so a key of the wrong
 -- type aborts the script with nothing written.
 
 local prefix, uri, version, item = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local urgency, pubstatus, topics_csv = ARGV[5], ARGV[6], ARGV[7]
+local now, embargo = tonumber(ARGV[10]), tonumber(ARGV[11])
+local idem_key = ARGV[12]
+local idem_fp = ''
+if idem_key ~= '' then
+  idem_fp = redis.sha1hex(uri .. '\n' .. version .. '\n' .. topics_csv .. '\n' .. item)
+end
 local wire = KEYS[1]
 local item_key = prefix .. 'item:' .. uri
+local held_key = prefix .. 'held:' .. uri
+local embargo_key = prefix .. 'embargo'
+local idem = prefix .. 'idem:' .. idem_key
 
 local function check_type(key, want)
   local t = redis.call('TYPE', key)['ok']
@@ -37,54 +57,125 @@ local function check_type(key, want)
   return nil
 end
 
-local err = check_type(item_key, 'hash') or check_type(wire, 'stream')
-if err then return err end
+local function split(csv)
+  local out = {}
+  for t in string.gmatch(csv or '', '[^,]+') do out[#out + 1] = t end
+  return out
+end
 
-local topics = {}
-for t in string.gmatch(topics_csv, '[^,]+') do
-  topics[#topics + 1] = t
+-- Every topic of a and b, a's first, once each.
+local function union(a, b)
+  local seen, out = {}, {}
+  for _, list in ipairs({split(a), split(b)}) do
+    for _, t in ipairs(list) do
+      if not seen[t] then
+        seen[t] = true
+        out[#out + 1] = t
+      end
+    end
+  end
+  return table.concat(out, ',')
+end
+
+local err = check_type(item_key, 'hash') or check_type(held_key, 'hash')
+  or check_type(wire, 'stream') or check_type(embargo_key, 'zset')
+if err then return err end
+if idem_key ~= '' then
+  err = check_type(idem, 'hash')
+  if err then return err end
+end
+
+-- Remembers the answer under the Idempotency-Key, then returns it.
+local function answer(result, id, kind, ver)
+  if idem_key ~= '' then
+    redis.call('HSET', idem, 'fp', idem_fp, 'result', result, 'id', id, 'kind', kind,
+      'version', ver)
+    redis.call('EXPIRE', idem, tonumber(ARGV[14]))
+  end
+  return {result, id, kind, ver}
+end
+
+if idem_key ~= '' then
+  local seen = redis.call('HMGET', idem, 'fp', 'result', 'id', 'kind', 'version')
+  if seen[1] then
+    if seen[1] == idem_fp then
+      return {seen[2], seen[3], seen[4], seen[5], 'replay'}
+    end
+    return {'idem_conflict', '', '', ''}
+  end
+end
+
+local stored = redis.call('HMGET', item_key, 'version', 'item', 'id', 'kind', 'topics')
+local held = redis.call('HMGET', held_key, 'version', 'item')
+local want = tonumber(version)
+local all_topics = union(topics_csv, stored[5])
+for _, t in ipairs(split(all_topics)) do
   err = check_type(prefix .. 'topic:' .. t, 'stream')
   if err then return err end
 end
 
-local stored = redis.call('HMGET', item_key, 'version', 'item', 'id', 'kind', 'topics')
-local kind = 'new'
-local all_topics = topics_csv
-if stored[1] then
-  local have, want = tonumber(stored[1]), tonumber(version)
-  if want == have then
-    if stored[2] == item then
-      return {'dup', stored[3], stored[4] or 'new'}
-    end
-    return {'conflict', stored[1]}
-  elseif want < have then
-    return {'stale', stored[1]}
-  end
-  kind = 'update'
-  -- remember every topic the story was ever published on
-  local seen = {}
-  for _, t in ipairs(topics) do seen[t] = true end
-  for t in string.gmatch(stored[5] or '', '[^,]+') do
-    if not seen[t] then
-      seen[t] = true
-      all_topics = all_topics .. ',' .. t
+-- Version rules against both the public and the held version.
+for _, cur in ipairs({held, stored}) do
+  if cur[1] then
+    local have = tonumber(cur[1])
+    if want == have then
+      if cur[2] == item then
+        if cur == held then return answer('embargoed', '', 'held', version) end
+        return answer('dup', cur[3] or '', cur[4] or 'new', version)
+      end
+      return {'conflict', '', '', cur[1]}
+    elseif want < have then
+      return {'stale', '', '', cur[1]}
     end
   end
 end
+
+local kind = stored[1] and 'update' or 'new'
 if pubstatus == 'canceled' then
   kind = 'kill'
 elseif pubstatus == 'withheld' then
   kind = 'withhold'
 end
 
+-- A newer version replaces a held one: the hold goes.
+if held[1] then
+  redis.call('DEL', held_key)
+  redis.call('ZREM', embargo_key, uri)
+end
+
+if kind == 'kill' and not stored[1] then
+  -- The story was never public: record the kill, deliver nothing.
+  if held[1] then
+    redis.call('HSET', item_key, 'uri', uri, 'version', version, 'item', item, 'id', '',
+      'kind', 'kill', 'topics', topics_csv, 'urgency', urgency, 'pubstatus', pubstatus,
+      'ts', ARGV[10])
+    return answer('canceled', '', 'kill', version)
+  end
+end
+
+if embargo > now and kind ~= 'kill' then
+  redis.call('HSET', held_key, 'uri', uri, 'version', version, 'item', item,
+    'urgency', urgency, 'pubstatus', pubstatus, 'topics', topics_csv, 'embargo', ARGV[11],
+    'ts', ARGV[10])
+  redis.call('ZADD', embargo_key, embargo, uri)
+  return answer('embargoed', '', 'held', version)
+end
+
+-- Kills and withholds reach every topic the story was ever published on.
+local wire_topics = topics_csv
+if kind == 'kill' or kind == 'withhold' then wire_topics = all_topics end
+
 local id = redis.call('XADD', wire, 'MAXLEN', '~', ARGV[8], '*',
   'kind', kind, 'uri', uri, 'version', version, 'urgency', urgency,
-  'topics', topics_csv, 'ts', ARGV[10], 'item', item)
-for _, t in ipairs(topics) do
+  'topics', wire_topics, 'ts', ARGV[10], 'item', item)
+for _, t in ipairs(split(wire_topics)) do
   redis.call('XADD', prefix .. 'topic:' .. t, 'MAXLEN', '~', ARGV[9], '*',
     'id', id, 'uri', uri, 'version', version)
+end
+if tonumber(ARGV[15]) > 0 then
+  redis.call('XTRIM', wire, 'MINID', '~', tostring(now - tonumber(ARGV[15])))
 end
 redis.call('HSET', item_key, 'uri', uri, 'version', version, 'item', item, 'id', id,
   'kind', kind, 'topics', all_topics, 'urgency', urgency, 'pubstatus', pubstatus,
   'ts', ARGV[10])
-return {'ok', id, kind}
+return answer('ok', id, kind, version)

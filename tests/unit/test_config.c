@@ -36,6 +36,7 @@ static const num_key_t num_keys[] = {
     {"redis_reconnect_max", U(redis_reconnect_max_ms), 10, 600000},
     {"wire_maxlen", U(wire_maxlen), 100, 100000000},
     {"topic_maxlen", U(topic_maxlen), 10, 10000000},
+    {"wire_max_age", U(wire_max_age_s), 0, 3650ULL * 86400},
     {"wire_read_count", U(wire_read_count), 1, 10000},
     {"wire_block", U(wire_block_ms), 100, 60000},
     {"api_max_body", Z(api_max_body), 1 * KIB, 64 * MIB},
@@ -46,6 +47,9 @@ static const num_key_t num_keys[] = {
     {"api_body_timeout", U(api_body_timeout_ms), 100, 3600000},
     {"api_idle_timeout", U(api_idle_timeout_ms), 100, 3600000},
     {"ingest_max_pending", U(ingest_max_pending), 1, 1000000},
+    {"idempotency_ttl", U(idempotency_ttl_s), 1, 30ULL * 86400},
+    {"embargo_poll", U(embargo_poll_ms), 10, 60000},
+    {"embargo_batch", U(embargo_batch), 1, 10000},
     {"gateway_threads", U(gateway_threads), 1, 64},
     {"ws_max_frame", Z(ws_max_frame), 256, 1 * MIB},
     {"ws_max_topics", U(ws_max_topics), 1, 4096},
@@ -54,6 +58,10 @@ static const num_key_t num_keys[] = {
     {"ws_idle_timeout", U(ws_idle_timeout_ms), 1000, 3600000},
     {"ws_handshake_timeout", U(ws_handshake_timeout_ms), 1000, 600000},
     {"handoff_queue_events", U(handoff_queue_events), 16, 1000000},
+    {"replay_max", U(replay_max), 1, 10000000},
+    {"recent_count", U(recent_count), 0, 1000},
+    {"recent_scan", U(recent_scan), 10, 1000000},
+    {"history_max_pending", U(history_max_pending), 1, 1000000},
     {"shutdown_timeout", U(shutdown_timeout_ms), 0, 600000},
 };
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "wire.h"
+#include "event.h"
 
 static int sign(int v)
 {
