@@ -13,13 +13,16 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
 
+import jsonschema
 import msgpack
 import pytest
 import redis as redis_py
@@ -149,6 +152,8 @@ class Daemon:
         self.log_path = self.dir / f"newswired-{self.port}.log"
 
     def command(self):
+        if getattr(self, "argv", None) is not None:
+            return [NEWSWIRED, *self.argv]
         return [NEWSWIRED, "--redis", self.redis_url, "--listen", f"127.0.0.1:{self.port}",
                 "--api-listen", f"127.0.0.1:{self.api_port}", "--set",
                 f"redis_prefix={self.prefix}", "--log-level", "debug", *self.args]
@@ -236,11 +241,18 @@ class Daemon:
 def start_daemon(redis_server, tmp_path):
     """Factory: start_daemon(*extra_args, redis_url=None) -> Daemon. Every
     daemon started is stopped at the end of the test, and must exit 0 with
-    no sanitizer report."""
+    no sanitizer report.
+
+    argv=[...] replaces the whole command line (after the program name); the
+    caller then passes the ports it configured as port= and api_port=."""
     started = []
 
-    def start(*args, redis_url=None, wait_ready=True):
+    def start(*args, redis_url=None, wait_ready=True, argv=None, port=None, api_port=None):
         d = Daemon(redis_url or redis_server.url, tmp_path, args)
+        if argv is not None:
+            d.argv = list(argv)
+            d.port = port if port is not None else d.port
+            d.api_port = api_port if api_port is not None else d.api_port
         started.append(d)
         return d.start(wait_ready=wait_ready)
 
@@ -306,7 +318,7 @@ async def connect(daemon, fmt="json", subprotocol=True, hello=True, **query):
     if subprotocol:
         protos = ["newswire.v1.msgpack" if fmt == "msgpack" else "newswire.v1.json"]
     ws = await websockets.connect(daemon.ws_url(**query), subprotocols=protos,
-                                  max_size=4 * 1024 * 1024, open_timeout=5)
+                                  max_size=4 * 1024 * 1024, open_timeout=5, close_timeout=2)
     c = Client(ws, fmt)
     if hello:
         h = await c.recv_type("hello")
@@ -321,11 +333,6 @@ def run(coro):
 # ---------------------------------------------------------------------------
 # Helpers added for the behaviour suites (test_ingest, test_gateway, ...).
 
-import re  # noqa: E402
-import threading  # noqa: E402
-
-import jsonschema  # noqa: E402
-
 _NINJS_VALIDATOR = None
 _NINJS_LOCK = threading.Lock()
 
@@ -338,8 +345,15 @@ def ninjs_validator():
             with open(DATA / "ninjs-schema_2.2.json", encoding="utf-8") as f:
                 schema = json.load(f)
             jsonschema.Draft202012Validator.check_schema(schema)
+            # The schema's only remote reference (places[].geojson) points at
+            # geojson.org; the tests run offline, so it resolves to "any
+            # GeoJSON object" here instead of being fetched.
+            resolver = jsonschema.RefResolver.from_schema(
+                schema, store={"https://geojson.org/schema/GeoJSON.json": {
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "type": "object", "required": ["type"]}})
             _NINJS_VALIDATOR = jsonschema.Draft202012Validator(
-                schema, format_checker=jsonschema.FormatChecker())
+                schema, resolver=resolver, format_checker=jsonschema.FormatChecker())
         return _NINJS_VALIDATOR
 
 
@@ -391,6 +405,17 @@ def wire_len(redis_client, daemon):
 
 def prefix_keys(redis_client, daemon):
     return sorted(redis_client.scan_iter(match=daemon.prefix + "*", count=1000))
+
+
+def redis_state(redis_server, daemon):
+    """Every key of the daemon's prefix with its serialized value (DUMP):
+    equal snapshots mean nothing was written in between."""
+    raw = redis_py.Redis(host="127.0.0.1", port=redis_server.port, socket_timeout=5)
+    try:
+        keys = sorted(raw.scan_iter(match=daemon.prefix.encode() + b"*", count=1000))
+        return {k: raw.dump(k) for k in keys}
+    finally:
+        raw.close()
 
 
 class RawResponse:
@@ -464,3 +489,37 @@ def private_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+def ws_handshake(port, path="/v1/stream", protocol="newswire.v1.json", rcvbuf=None,
+                 timeout=5.0):
+    """Opens a WebSocket by hand on a raw socket (for clients that must
+    misbehave: never read, send odd frames). Returns (sock, status, headers,
+    leftover bytes read after the response head). rcvbuf sets SO_RCVBUF
+    before connecting, so that the TCP window stays small."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13"]
+    if protocol:
+        lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise AssertionError(f"connection closed during the handshake: {buf!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    hlines = head.decode("iso-8859-1").split("\r\n")
+    m = re.match(r"HTTP/1\.[01] (\d{3})", hlines[0])
+    assert m, hlines[0]
+    headers = {}
+    for line in hlines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return s, int(m.group(1)), headers, rest
