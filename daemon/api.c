@@ -72,8 +72,8 @@ static void serve_metrics(nw_api_t *api, nw_http_req_t *req)
                 evbuffer_add_printf(b, "newswire_api_protocol_errors_total{status=\"%d\"} %llu\n",
                                     s, (unsigned long long)st->errors[s]);
         }
-        nw_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-                      evbuffer_pullup(b, -1), evbuffer_get_length(b));
+        nw_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", evbuffer_pullup(b, -1),
+                      evbuffer_get_length(b));
     }
     free(st);
     if (b != NULL)
@@ -88,8 +88,8 @@ static void serve_ready(nw_api_t *api, nw_http_req_t *req)
     if (!ok)
         nw_http_req_add_header(req, "Retry-After", "1");
     reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:b, s:b}", "status", ok ? "ready" : "not ready", "redis",
-                         redis_up, "wire", wire_up));
+               json_pack("{s:s, s:b, s:b}", "status", ok ? "ready" : "not ready", "redis", redis_up,
+                         "wire", wire_up));
 }
 
 /* Routes one request. */

@@ -33,11 +33,11 @@ typedef struct cfg_key {
     const char *help;
 } cfg_key_t;
 
-#define OFF(f)          offsetof(nw_config_t, f)
-#define STR(f)          CFG_STR, OFF(f), sizeof(((nw_config_t *)0)->f)
-#define NUM(t, f)       t, OFF(f), 0
-#define KiB             1024ULL
-#define MiB             (1024ULL * 1024ULL)
+#define OFF(f)    offsetof(nw_config_t, f)
+#define STR(f)    CFG_STR, OFF(f), sizeof(((nw_config_t *)0)->f)
+#define NUM(t, f) t, OFF(f), 0
+#define KiB       1024ULL
+#define MiB       (1024ULL * 1024ULL)
 
 static const cfg_key_t cfg_keys[] = {
     {"redis", CFG_REDIS, OFF(redis_url), 0, 0, 0, "redis://127.0.0.1:6379/0",
@@ -164,8 +164,8 @@ static int parse_scaled(const char *s, const unit_t *units, size_t nunits,
 }
 
 static const unit_t size_units[] = {
-    {"k", KiB}, {"kb", KiB}, {"kib", KiB}, {"m", MiB}, {"mb", MiB}, {"mib", MiB},
-    {"g", 1024 * MiB}, {"gb", 1024 * MiB}, {"gib", 1024 * MiB}, {"b", 1},
+    {"k", KiB},   {"kb", KiB},       {"kib", KiB},       {"m", MiB},          {"mb", MiB},
+    {"mib", MiB}, {"g", 1024 * MiB}, {"gb", 1024 * MiB}, {"gib", 1024 * MiB}, {"b", 1},
 };
 static const unit_t ms_units[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
@@ -318,16 +318,15 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
         break;
     case CFG_LISTEN:
         if (nw_config_parse_listen(value, (nw_listen_addr_t *)(base + k->offset)) < 0) {
-            nw_err_set(err, k->name, "%s: invalid address \"%s\" (want ADDR:PORT)", k->name,
-                       value);
+            nw_err_set(err, k->name, "%s: invalid address \"%s\" (want ADDR:PORT)", k->name, value);
             return -EINVAL;
         }
         return 0;
     case CFG_REDIS:
         if (strlen(value) >= sizeof(cfg->redis_url) ||
             nw_config_parse_redis_url(value, &cfg->redis) < 0) {
-            nw_err_set(err, k->name,
-                       "%s: invalid URL (want redis://host:port/db or unix:/path)", k->name);
+            nw_err_set(err, k->name, "%s: invalid URL (want redis://host:port/db or unix:/path)",
+                       k->name);
             return -EINVAL;
         }
         snprintf(cfg->redis_url, sizeof(cfg->redis_url), "%s", value);
@@ -335,8 +334,8 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
     case CFG_LOGLEVEL: {
         nw_log_level_t lvl;
         if (nw_log_level_parse(value, &lvl) < 0) {
-            nw_err_set(err, k->name, "%s: invalid level \"%s\" (debug, info, warn, error)",
-                       k->name, value);
+            nw_err_set(err, k->name, "%s: invalid level \"%s\" (debug, info, warn, error)", k->name,
+                       value);
             return -EINVAL;
         }
         cfg->log_level = (int)lvl;
@@ -534,16 +533,11 @@ int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t
                         nw_err_t *err)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"redis", required_argument, NULL, 'r'},
-        {"listen", required_argument, NULL, 'l'},
-        {"api-listen", required_argument, NULL, 'a'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"set", required_argument, NULL, 's'},
-        {"check-config", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},    {"redis", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},    {"api-listen", required_argument, NULL, 'a'},
+        {"log-level", required_argument, NULL, 'L'}, {"set", required_argument, NULL, 's'},
+        {"check-config", no_argument, NULL, 'C'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
     int c, rc;

@@ -4,7 +4,8 @@
  * bounds and default; the config file sets keys as "key = value" lines and
  * the command-line flags set the same keys, after the file. Sizes accept
  * k/m/g suffixes (KiB, MiB, GiB); durations accept ms/s/m/h suffixes, and
- * d for the keys counted in seconds (a bare number is in the key's unit). deploy/newswired.conf documents every key. */
+ * d for the keys counted in seconds (a bare number is in the key's unit). deploy/newswired.conf
+ * documents every key. */
 #ifndef NW_CONFIG_H
 #define NW_CONFIG_H
 

@@ -83,8 +83,7 @@ static void release_cb(nw_redis_t *r, redisReply *reply, void *arg)
 static void run_release(nw_embargo_t *e)
 {
     char now[24], limit[16], wire_max[16], topic_max[16], max_age[24], wire_key[96];
-    const char *argv[] = {wire_key, e->cfg->redis_prefix, now, limit, wire_max, topic_max,
-                          max_age};
+    const char *argv[] = {wire_key, e->cfg->redis_prefix, now, limit, wire_max, topic_max, max_age};
     size_t lens[NW_ARRAY_LEN(argv)];
 
     if (e->in_flight) {
@@ -104,8 +103,8 @@ static void run_release(nw_embargo_t *e)
     snprintf(max_age, sizeof(max_age), "%llu", (unsigned long long)e->cfg->wire_max_age_s * 1000);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = strlen(argv[i]);
-    if (nw_redis_eval(e->conn, e->release, release_cb, e, 1, (int)NW_ARRAY_LEN(argv), argv,
-                      lens) == 0)
+    if (nw_redis_eval(e->conn, e->release, release_cb, e, 1, (int)NW_ARRAY_LEN(argv), argv, lens) ==
+        0)
         e->in_flight = true;
     else
         arm(e);
@@ -125,9 +124,8 @@ void nw_embargo_schedule(nw_embargo_t *e, int64_t release_ms)
     }
 }
 
-nw_embargo_t *nw_embargo_new(struct event_base *base, const nw_config_t *cfg,
-                             nw_metrics_t *metrics, nw_redis_t *conn, nw_redis_script_t *release,
-                             nw_redis_script_t *list)
+nw_embargo_t *nw_embargo_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
+                             nw_redis_t *conn, nw_redis_script_t *release, nw_redis_script_t *list)
 {
     nw_embargo_t *e = calloc(1, sizeof(*e));
 
@@ -162,7 +160,6 @@ unsigned nw_embargo_pending(const nw_embargo_t *e)
     return e->pending + (e->in_flight ? 1 : 0);
 }
 
-
 typedef struct list_ctx {
     nw_embargo_t *e;
     nw_http_req_t *req;
@@ -193,10 +190,10 @@ static void list_cb(nw_redis_t *r, redisReply *reply, void *arg)
             json_array_append_new(topics, json_string(t));
         free(tcopy);
         nw_rfc3339_format(strtoll(el[2]->str ? el[2]->str : "0", NULL, 10), when);
-        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:o, s:i}", "uri", el[0]->str,
-                                               "version", el[1]->str, "release", when,
-                                               "topics", topics, "urgency",
-                                               atoi(el[4]->str ? el[4]->str : "5")));
+        json_array_append_new(items,
+                              json_pack("{s:s, s:s, s:s, s:o, s:i}", "uri", el[0]->str, "version",
+                                        el[1]->str, "release", when, "topics", topics, "urgency",
+                                        atoi(el[4]->str ? el[4]->str : "5")));
     }
     s = json_dumps(json_pack("{s:o}", "items", items), JSON_COMPACT);
     if (s == NULL) {

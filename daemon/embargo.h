@@ -25,9 +25,8 @@ typedef struct nw_embargo nw_embargo_t;
 
 /* conn and the scripts are borrowed; the scripts must be registered on
  * conn. Polling starts at once. */
-nw_embargo_t *nw_embargo_new(struct event_base *base, const nw_config_t *cfg,
-                             nw_metrics_t *metrics, nw_redis_t *conn, nw_redis_script_t *release,
-                             nw_redis_script_t *list);
+nw_embargo_t *nw_embargo_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
+                             nw_redis_t *conn, nw_redis_script_t *release, nw_redis_script_t *list);
 
 /* A hold was just stored for release_ms (Unix ms): make sure the release
  * runs then. */

@@ -102,8 +102,9 @@ static int encode(nw_event_t *ev, const char *item_json, size_t item_len, const 
     size_t tail_len;
     int rc;
 
-    n = snprintf(head, sizeof(head), "{\"type\":\"item\",\"id\":\"%s\",\"kind\":\"%s\",\"topics\":",
-                 ev->id, nw_event_kind_name(ev->kind));
+    n = snprintf(head, sizeof(head),
+                 "{\"type\":\"item\",\"id\":\"%s\",\"kind\":\"%s\",\"topics\":", ev->id,
+                 nw_event_kind_name(ev->kind));
     if (n < 0 || (size_t)n >= sizeof(head))
         return -EINVAL;
     if (bytes_set(&ev->json_head, head, (size_t)n) < 0)

@@ -36,10 +36,10 @@ typedef struct nw_event {
     char id[NW_WIRE_ID_MAX]; /* the wire entry id, the clients' cursor */
     uint64_t id_ms, id_seq;  /* id parsed, for ordering */
     nw_event_kind_t kind;
-    int urgency;             /* 1..9 */
-    int64_t ingest_ms;       /* wall clock at ingest, from the entry */
+    int urgency;       /* 1..9 */
+    int64_t ingest_ms; /* wall clock at ingest, from the entry */
     char *uri;
-    size_t ntopics;          /* 1..NW_TOPICS_PER_ITEM_MAX */
+    size_t ntopics; /* 1..NW_TOPICS_PER_ITEM_MAX */
     char **topics;
     nw_bytes_t json_head, json_tail; /* JSON frame: head + ["t",...] + tail */
     nw_bytes_t mp_head, mp_tail;     /* msgpack frame, same layout */
@@ -58,8 +58,8 @@ typedef struct nw_event_fields {
     const char *urgency; /* may be NULL: NW_URGENCY_DEFAULT */
     const char *topics;  /* comma-separated */
     size_t topics_len;
-    const char *ts;      /* may be NULL */
-    const char *item;    /* JSON */
+    const char *ts;   /* may be NULL */
+    const char *item; /* JSON */
     size_t item_len;
 } nw_event_fields_t;
 

@@ -135,8 +135,7 @@ nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
 nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
 {
     char id[48];
-    int n = snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)ms,
-                     (unsigned long long)seq);
+    int n = snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)ms, (unsigned long long)seq);
     nw_format_t fmt = f->binary ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON;
     nw_frame_t *c;
     unsigned char *p;

@@ -114,8 +114,7 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
         if (f == NULL) {
             f = nw_frame_item(ev, s->fmt, s->mask);
             if (f == NULL) {
-                nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory",
-                                 false);
+                nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
                 continue;
             }
             if (ncache < NW_FRAME_CACHE) {
@@ -232,8 +231,7 @@ static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
                                  "unsupported subprotocol: use newswire.v1.json or "
                                  "newswire.v1.msgpack");
     if (gw->env.shutting_down)
-        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                                 "server shutting down");
+        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server shutting down");
     return 0;
 }
 
@@ -408,11 +406,10 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
      * HTTP too, which gw_ws_cb hands to lws_callback_http_dummy(). A client
      * that names no subprotocol gets protocols[0], JSON. */
     gw->env.shutdown_code = NW_WS_CLOSE_RESTART;
-    gw->protocols[0] = (struct lws_protocols){"newswire.v1.json", gw_ws_cb, sizeof(nw_session_t),
-                                              1024, NW_FORMAT_JSON, NULL, 0};
-    gw->protocols[1] = (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb,
-                                              sizeof(nw_session_t), 1024, NW_FORMAT_MSGPACK, NULL,
-                                              0};
+    gw->protocols[0] = (struct lws_protocols){
+        "newswire.v1.json", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_JSON, NULL, 0};
+    gw->protocols[1] = (struct lws_protocols){
+        "newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_MSGPACK, NULL, 0};
     return gw;
 fail:
     nw_handoff_free(gw->handoff);

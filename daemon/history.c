@@ -179,9 +179,13 @@ static void recent_cb(nw_redis_t *r, redisReply *reply, void *arg)
             ok = ok && el[k]->type == REDIS_REPLY_STRING;
         if (!ok)
             continue;
-        f = (nw_event_fields_t){.id = el[0]->str, .kind = el[1]->str, .uri = el[2]->str,
-                                .urgency = el[4]->str, .topics = el[5]->str,
-                                .topics_len = el[5]->len, .item = el[6]->str,
+        f = (nw_event_fields_t){.id = el[0]->str,
+                                .kind = el[1]->str,
+                                .uri = el[2]->str,
+                                .urgency = el[4]->str,
+                                .topics = el[5]->str,
+                                .topics_len = el[5]->len,
+                                .item = el[6]->str,
                                 .item_len = el[6]->len};
         if (nw_event_from_fields(&f, NULL, &ev, &err) < 0)
             continue;
@@ -310,8 +314,7 @@ static int collapse_entry(work_t *w, const redisReply *e)
     s->topics = dup_reply(topics, &s->topics_len);
     s->ts = ts ? dup_reply(ts, NULL) : NULL;
     s->item = dup_reply(item, &s->item_len);
-    if (s->id == NULL || s->kind == NULL || s->uri == NULL || s->topics == NULL ||
-        s->item == NULL)
+    if (s->id == NULL || s->kind == NULL || s->uri == NULL || s->topics == NULL || s->item == NULL)
         return -ENOMEM;
     return 0;
 }
@@ -337,9 +340,15 @@ static void emit_story_cb(const char *key, void *value, void *arg)
         return; /* the client never saw it: nothing to recall */
     if (began_in_gap && strcmp(s->kind, "update") == 0)
         override = "new";
-    f = (nw_event_fields_t){.id = s->id, .kind = s->kind, .uri = s->uri, .urgency = s->urgency,
-                            .topics = s->topics, .topics_len = s->topics_len, .ts = s->ts,
-                            .item = s->item, .item_len = s->item_len};
+    f = (nw_event_fields_t){.id = s->id,
+                            .kind = s->kind,
+                            .uri = s->uri,
+                            .urgency = s->urgency,
+                            .topics = s->topics,
+                            .topics_len = s->topics_len,
+                            .ts = s->ts,
+                            .item = s->item,
+                            .item_len = s->item_len};
     if (nw_event_from_fields(&f, override, &ev, &err) < 0)
         return;
     if (add_event(c->w->req, ev) < 0) {
@@ -364,8 +373,7 @@ static void xrange_cb(nw_redis_t *r, redisReply *reply, void *arg)
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[1]->type != REDIS_REPLY_ARRAY)
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
             continue;
         if (collapse_entry(w, e) < 0) {
             finish(w->h, req, -ENOMEM);
@@ -375,8 +383,8 @@ static void xrange_cb(nw_redis_t *r, redisReply *reply, void *arg)
     w->scanned += reply->elements;
     if (w->scanned > w->h->cfg->replay_max) {
         /* Too much to replay: the client starts over from recent items. */
-        nw_log(NW_LOG_INFO, "history", "gap too long to replay", "since=%s scanned=%zu",
-               req->since, w->scanned);
+        nw_log(NW_LOG_INFO, "history", "gap too long to replay", "since=%s scanned=%zu", req->since,
+               w->scanned);
         req->recovered = false;
         run_recent(w);
         return;
@@ -534,9 +542,9 @@ unsigned nw_history_pending(nw_history_t *h)
     return n;
 }
 
-nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg,
-                             nw_metrics_t *metrics, nw_redis_t *conn,
-                             nw_redis_script_t *position, nw_redis_script_t *recent)
+nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
+                             nw_redis_t *conn, nw_redis_script_t *position,
+                             nw_redis_script_t *recent)
 {
     nw_history_t *h = calloc(1, sizeof(*h));
 

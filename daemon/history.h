@@ -47,7 +47,7 @@ typedef void (*nw_hist_done_cb)(nw_hist_req_t *req, void *arg);
 struct nw_hist_req {
     /* filled by the requester */
     nw_hist_kind_t kind;
-    uint64_t owner;          /* the requester's handle (a session id...) */
+    uint64_t owner; /* the requester's handle (a session id...) */
     nw_hist_done_cb done;
     void *done_arg;
     char since[NW_WIRE_ID_MAX]; /* RESUME: the client's cursor */
@@ -57,10 +57,10 @@ struct nw_hist_req {
     unsigned per_topic;         /* recent items per pattern */
 
     /* filled by the service */
-    int status;                 /* 0, -EAGAIN (Redis unavailable), -ENOMEM, -ECANCELED */
+    int status; /* 0, -EAGAIN (Redis unavailable), -ENOMEM, -ECANCELED */
     bool recovered;
     char cur_epoch[64];
-    nw_event_t **events;        /* owned references, in id order */
+    nw_event_t **events; /* owned references, in id order */
     size_t nevents;
 
     /* service state */
@@ -69,9 +69,9 @@ struct nw_hist_req {
 };
 
 /* conn and the scripts are borrowed (scripts registered on conn). */
-nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg,
-                             nw_metrics_t *metrics, nw_redis_t *conn,
-                             nw_redis_script_t *position, nw_redis_script_t *recent);
+nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
+                             nw_redis_t *conn, nw_redis_script_t *position,
+                             nw_redis_script_t *recent);
 
 /* Submits req (ownership passes to the service until done is called).
  * Thread-safe. Returns 0, or -EAGAIN when history_max_pending requests are

@@ -112,8 +112,8 @@ void nw_ingest_set_hold_cb(nw_ingest_t *ing, nw_ingest_hold_cb cb, void *arg)
 static void reply_receipt(nw_http_req_t *req, int http_status, const char *status, const char *id,
                           const pending_t *p, const char *kind)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s}", "status", status, "uri", p->uri, "version",
-                          p->version);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "status", status, "uri", p->uri, "version", p->version);
     char *s;
 
     if (o != NULL && id != NULL && id[0] != '\0')
@@ -187,8 +187,7 @@ static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
     } else if (strcmp(result, "conflict") == 0) {
         count(ing, NW_INGEST_CONFLICT);
         snprintf(msg, sizeof(msg),
-                 "version %s of this uri was already published with different content",
-                 p->version);
+                 "version %s of this uri was already published with different content", p->version);
         nw_http_reply_error(p->req, 409, msg, "version");
     } else if (strcmp(result, "stale") == 0) {
         count(ing, NW_INGEST_CONFLICT);
@@ -217,8 +216,7 @@ static nw_topic_list_t *read_topics(nw_ingest_t *ing, nw_http_req_t *req)
 
     if (q != NULL && h != NULL) {
         count(ing, NW_INGEST_INVALID);
-        nw_http_reply_error(req, 400,
-                            "give the topics in ?topics= or in Newswire-Topics, not both",
+        nw_http_reply_error(req, 400, "give the topics in ?topics= or in Newswire-Topics, not both",
                             "topics");
         return NULL;
     }
@@ -287,9 +285,22 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
 {
     char wire_key[96], urgency[8], wire_max[16], topic_max[16], now[24], embargo[24];
     char ttl[16], max_age[24];
-    const char *argv[] = {wire_key, ing->cfg->redis_prefix, a->uri, a->version, NULL, urgency,
-                          nw_pubstatus_name(a->pubstatus), csv, wire_max, topic_max, now,
-                          embargo, idem_key, "", ttl, max_age};
+    const char *argv[] = {wire_key,
+                          ing->cfg->redis_prefix,
+                          a->uri,
+                          a->version,
+                          NULL,
+                          urgency,
+                          nw_pubstatus_name(a->pubstatus),
+                          csv,
+                          wire_max,
+                          topic_max,
+                          now,
+                          embargo,
+                          idem_key,
+                          "",
+                          ttl,
+                          max_age};
     size_t lens[NW_ARRAY_LEN(argv)];
     size_t canon_len;
     char *canon;
@@ -326,8 +337,7 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(embargo, sizeof(embargo), "%lld", (long long)p->embargo_ms);
     snprintf(ttl, sizeof(ttl), "%u", ing->cfg->idempotency_ttl_s);
-    snprintf(max_age, sizeof(max_age), "%llu",
-             (unsigned long long)ing->cfg->wire_max_age_s * 1000);
+    snprintf(max_age, sizeof(max_age), "%llu", (unsigned long long)ing->cfg->wire_max_age_s * 1000);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = i == 4 ? canon_len : strlen(argv[i]);
     p->ing = ing;
@@ -410,7 +420,6 @@ typedef struct kill_ctx {
     char *uri;
 } kill_ctx_t;
 
-
 /* The stored ([version, item, topics] of the public version) and held
  * versions are in: build the kill — the newest version with pubstatus
  * canceled, the next version number and versioncreated now — and publish
@@ -428,8 +437,9 @@ static void kill_lookup_cb(nw_redis_t *r, redisReply *reply, void *arg)
 
     ing->pending--;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[1]->type != REDIS_REPLY_ARRAY ||
-        reply->element[0]->elements != 3 || reply->element[1]->elements != 3) {
+        reply->element[0]->type != REDIS_REPLY_ARRAY ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 3 ||
+        reply->element[1]->elements != 3) {
         reply_unavailable(ing, k->req, "storage unavailable");
         goto done;
     }

@@ -83,8 +83,7 @@ const char *nw_log_quote(const char *s, char *buf, size_t size)
     return buf;
 }
 
-void nw_log_write(nw_log_level_t level, const char *module, const char *msg, const char *kvfmt,
-                  ...)
+void nw_log_write(nw_log_level_t level, const char *module, const char *msg, const char *kvfmt, ...)
 {
     char line[2048];
     char qbuf[512];

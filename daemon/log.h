@@ -28,8 +28,8 @@ typedef enum nw_log_level {
 
 /* Writes one line unconditionally; use the nw_log() macro instead. kvfmt is a
  * printf format producing space-separated key=value pairs, or "". */
-void nw_log_write(nw_log_level_t level, const char *module, const char *msg, const char *kvfmt,
-                  ...) NW_PRINTF(4, 5);
+void nw_log_write(nw_log_level_t level, const char *module, const char *msg, const char *kvfmt, ...)
+    NW_PRINTF(4, 5);
 
 int nw_log_level_get(void);
 void nw_log_level_set(nw_log_level_t level);

@@ -245,8 +245,7 @@ static int daemon_start(daemon_t *d)
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->shutdown_ev = evtimer_new(d->base, shutdown_poll_cb, d);
-    if (d->wire == NULL || d->sigint_ev == NULL || d->sigterm_ev == NULL ||
-        d->shutdown_ev == NULL)
+    if (d->wire == NULL || d->sigint_ev == NULL || d->sigterm_ev == NULL || d->shutdown_ev == NULL)
         return -ENOMEM;
     evsignal_add(d->sigint_ev, NULL);
     evsignal_add(d->sigterm_ev, NULL);

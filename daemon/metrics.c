@@ -8,7 +8,8 @@
 #include <event2/buffer.h>
 
 static const char *const ingest_names[NW_INGEST__COUNT] = {
-    "accepted", "duplicate", "invalid", "conflict", "too_large", "unsupported_media_type",
+    "accepted",        "duplicate",   "invalid",
+    "conflict",        "too_large",   "unsupported_media_type",
     "length_required", "unavailable", "embargoed",
 };
 static const char *const kind_names[NW_EVENT_KINDS] = {"new", "update", "kill", "withhold"};
@@ -47,8 +48,7 @@ static int64_t gw_sum(const nw_metrics_t *m, size_t off)
 
     for (unsigned g = 0; g < m->ngateways; g++) {
         const char *base = (const char *)&m->gateways[g];
-        s += (int64_t)atomic_load_explicit((_Atomic uint64_t *)(base + off),
-                                           memory_order_relaxed);
+        s += (int64_t)atomic_load_explicit((_Atomic uint64_t *)(base + off), memory_order_relaxed);
     }
     return s;
 }

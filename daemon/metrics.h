@@ -36,10 +36,10 @@ typedef enum nw_drop_reason {
 } nw_drop_reason_t;
 
 typedef enum nw_close_reason {
-    NW_CLOSE_SLOW = 0,    /* 1013: queue still over bound with urgent items */
-    NW_CLOSE_TOO_BIG,     /* 1009: client message over ws_max_frame */
-    NW_CLOSE_POLICY,      /* 1008: too many topics, binary on a JSON session... */
-    NW_CLOSE_SHUTDOWN,    /* 1012: the server stops */
+    NW_CLOSE_SLOW = 0, /* 1013: queue still over bound with urgent items */
+    NW_CLOSE_TOO_BIG,  /* 1009: client message over ws_max_frame */
+    NW_CLOSE_POLICY,   /* 1008: too many topics, binary on a JSON session... */
+    NW_CLOSE_SHUTDOWN, /* 1012: the server stops */
     NW_CLOSE__COUNT
 } nw_close_reason_t;
 
@@ -48,14 +48,14 @@ typedef enum nw_close_reason {
 typedef struct nw_gateway_metrics {
     _Atomic uint64_t sessions_opened;
     _Atomic uint64_t sessions_closed;
-    _Atomic int64_t sessions;       /* open now (gauge) */
+    _Atomic int64_t sessions; /* open now (gauge) */
     _Atomic int64_t sessions_msgpack;
-    _Atomic int64_t subscriptions;  /* gauge */
-    _Atomic int64_t queued_bytes;   /* gauge */
-    _Atomic uint64_t deliveries;    /* frames queued to sessions */
+    _Atomic int64_t subscriptions; /* gauge */
+    _Atomic int64_t queued_bytes;  /* gauge */
+    _Atomic uint64_t deliveries;   /* frames queued to sessions */
     _Atomic uint64_t frames_written;
-    _Atomic uint64_t events;        /* wire events dispatched */
-    _Atomic uint64_t client_errors; /* error frames sent for bad client ops */
+    _Atomic uint64_t events;                    /* wire events dispatched */
+    _Atomic uint64_t client_errors;             /* error frames sent for bad client ops */
     _Atomic uint64_t drops[NW_DROP__COUNT][10]; /* by urgency 1..9 (0 unused) */
     _Atomic uint64_t closes[NW_CLOSE__COUNT];
     _Atomic uint64_t rejected_handshakes;
@@ -73,7 +73,7 @@ typedef struct nw_metrics {
     _Atomic uint64_t history_replayed_events; /* events sent by those replays */
     _Atomic uint64_t history_errors;          /* history requests that failed */
     _Atomic uint64_t redis_reconnects;
-    _Atomic uint64_t redis_errors;   /* error replies and failed commands */
+    _Atomic uint64_t redis_errors; /* error replies and failed commands */
     _Atomic uint64_t redis_timeouts;
     _Atomic uint64_t redis_noscript; /* NOSCRIPT answers (script reloaded) */
     unsigned ngateways;
@@ -84,9 +84,9 @@ typedef struct nw_metrics {
 nw_metrics_t *nw_metrics_new(unsigned ngateways);
 void nw_metrics_free(nw_metrics_t *m);
 
-#define NW_METRIC_INC(ctr)     atomic_fetch_add_explicit(&(ctr), 1, memory_order_relaxed)
-#define NW_METRIC_ADD(ctr, n)  atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
-#define NW_METRIC_GET(ctr)     atomic_load_explicit(&(ctr), memory_order_relaxed)
+#define NW_METRIC_INC(ctr)    atomic_fetch_add_explicit(&(ctr), 1, memory_order_relaxed)
+#define NW_METRIC_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
+#define NW_METRIC_GET(ctr)    atomic_load_explicit(&(ctr), memory_order_relaxed)
 
 /* Appends the Prometheus text exposition of m to out. Returns 0 or -ENOMEM. */
 int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out);

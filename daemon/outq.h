@@ -36,8 +36,8 @@ typedef struct nw_outq {
 
 typedef enum nw_outq_result {
     NW_OUTQ_OK = 0,
-    NW_OUTQ_OVERFLOW,   /* over the bound with nothing left to drop; frame not queued */
-    NW_OUTQ_NOMEM,      /* frame not queued */
+    NW_OUTQ_OVERFLOW, /* over the bound with nothing left to drop; frame not queued */
+    NW_OUTQ_NOMEM,    /* frame not queued */
 } nw_outq_result_t;
 
 /* Called for each item dropped by the overflow policy (the new frame

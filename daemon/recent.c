@@ -47,8 +47,7 @@ static int track(nw_session_env_t *env, nw_session_t *s)
     return nw_strmap_put(env->by_id, sid, strlen(sid), s);
 }
 
-int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi,
-                         const char *path)
+int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi, const char *path)
 {
     static const char prefix[] = "/v1/topics/", suffix[] = "/recent";
     size_t plen = strlen(path), tlen;
@@ -164,8 +163,7 @@ int nw_recent_http_writeable(nw_session_t *s)
     if (body == NULL)
         return -1;
     memcpy(body + LWS_PRE, s->http_body, s->http_len);
-    if (lws_write(s->wsi, body + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL) !=
-        (int)s->http_len) {
+    if (lws_write(s->wsi, body + LWS_PRE, s->http_len, LWS_WRITE_HTTP_FINAL) != (int)s->http_len) {
         free(body);
         return -1;
     }

@@ -19,8 +19,7 @@ struct lws;
 /* Handles an HTTP request whose path is in path. Returns 1 when the path
  * is not ours, 0 when the request is handled (answered now or later), -1
  * when the connection must close. */
-int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi,
-                         const char *path);
+int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi, const char *path);
 
 /* The history answer for an HTTP request: prepares the response and asks
  * for a writeable callback. Frees req. */

@@ -12,7 +12,7 @@
 
 #include "log.h"
 
-#define NW_REDIS_MAX_SCRIPTS 8
+#define NW_REDIS_MAX_SCRIPTS     8
 #define NW_REDIS_BACKOFF_BASE_MS 100
 
 typedef enum conn_state {
@@ -31,8 +31,8 @@ struct nw_redis {
 
     redisAsyncContext *ac; /* owned by hiredis once attached; NULL when down */
     conn_state_t state;
-    unsigned attempts;         /* failed attempts since the last success */
-    unsigned handshake_left;   /* handshake replies still expected */
+    unsigned attempts;       /* failed attempts since the last success */
+    unsigned handshake_left; /* handshake replies still expected */
     bool freeing;
 
     struct event *retry_ev;    /* reconnect after backoff */

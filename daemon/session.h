@@ -26,12 +26,12 @@
 struct lws;
 
 /* WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
-#define NW_WS_CLOSE_GOING_AWAY     1001 /* server shutting down */
-#define NW_WS_CLOSE_POLICY         1008 /* too many topics */
-#define NW_WS_CLOSE_TOO_BIG        1009 /* client message over ws_max_frame */
-#define NW_WS_CLOSE_INTERNAL       1011 /* out of memory */
-#define NW_WS_CLOSE_RESTART        1012 /* server stopping: resume elsewhere */
-#define NW_WS_CLOSE_TRY_AGAIN      1013 /* slow consumer: resume from the cursor */
+#define NW_WS_CLOSE_GOING_AWAY 1001 /* server shutting down */
+#define NW_WS_CLOSE_POLICY     1008 /* too many topics */
+#define NW_WS_CLOSE_TOO_BIG    1009 /* client message over ws_max_frame */
+#define NW_WS_CLOSE_INTERNAL   1011 /* out of memory */
+#define NW_WS_CLOSE_RESTART    1012 /* server stopping: resume elsewhere */
+#define NW_WS_CLOSE_TRY_AGAIN  1013 /* slow consumer: resume from the cursor */
 
 /* What sessions of one gateway thread share. */
 typedef struct nw_session_env {
@@ -43,7 +43,7 @@ typedef struct nw_session_env {
     struct nw_session *head; /* every open session, for shutdown */
     nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
-    uint16_t shutdown_code;  /* close code sent when shutting down */
+    uint16_t shutdown_code; /* close code sent when shutting down */
 
     /* resume */
     nw_history_t *history;
@@ -61,20 +61,20 @@ typedef struct nw_session {
     nw_outq_t q;
     nw_sub_t **subs;
     uint32_t nsubs, capsubs;
-    uint64_t mark;     /* dispatch scratch: event sequence last matched */
-    uint32_t mask;     /* dispatch scratch: the item's topics matched */
+    uint64_t mark; /* dispatch scratch: event sequence last matched */
+    uint32_t mask; /* dispatch scratch: the item's topics matched */
     uint8_t min_urgency;
     bool open;
-    uint16_t close_code;  /* nonzero: close once the queue allows */
-    bool close_flush;     /* write what is queued before closing */
+    uint16_t close_code;      /* nonzero: close once the queue allows */
+    bool close_flush;         /* write what is queued before closing */
     const char *close_reason; /* static string */
-    char *rx;             /* reassembly of a fragmented message, or NULL */
+    char *rx;                 /* reassembly of a fragmented message, or NULL */
     size_t rx_len;
-    bool rx_too_big;      /* discarding the rest of an oversized message */
-    bool replaying;       /* a resume is being answered: live items wait in held */
-    nw_outq_t *held;      /* live items that arrived during the resume, or NULL */
+    bool rx_too_big;                /* discarding the rest of an oversized message */
+    bool replaying;                 /* a resume is being answered: live items wait in held */
+    nw_outq_t *held;                /* live items that arrived during the resume, or NULL */
     uint64_t cursor_ms, cursor_seq; /* every item up to here was written (or dropped) */
-    bool skipping;        /* drop live events up to skip (the client had them) */
+    bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 
     /* a plain HTTP request on the public listener (recent.h) */

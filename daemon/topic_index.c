@@ -15,8 +15,8 @@
 typedef struct node node_t;
 
 struct node {
-    node_t *parent;       /* NULL for the trie root and exact entries */
-    char *seg;            /* this node's key in its parent (or the exact topic) */
+    node_t *parent;        /* NULL for the trie root and exact entries */
+    char *seg;             /* this node's key in its parent (or the exact topic) */
     nw_strmap_t *children; /* segment -> node_t*, created on demand */
     nw_sub_t **subs;
     uint32_t nsubs, capsubs;

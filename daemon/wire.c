@@ -13,7 +13,7 @@
 #include "history.h"
 #include "log.h"
 
-#define NW_WIRE_PAUSE_MS 5       /* recheck interval while the sink is full */
+#define NW_WIRE_PAUSE_MS       5 /* recheck interval while the sink is full */
 #define NW_WIRE_ERROR_RETRY_MS 1000
 
 struct nw_wire {
@@ -26,9 +26,9 @@ struct nw_wire {
     char key[96];
     char epoch_key[96];
     char cursor[NW_WIRE_ID_MAX];
-    bool live;        /* connection up and position known */
-    bool in_flight;   /* an XREAD/XREVRANGE is outstanding */
-    bool paused;      /* waiting for sink room */
+    bool live;      /* connection up and position known */
+    bool in_flight; /* an XREAD/XREVRANGE is outstanding */
+    bool paused;    /* waiting for sink room */
     struct event *retry_ev;
 };
 
@@ -63,15 +63,15 @@ static void wire_consume(nw_wire_t *w, const redisReply *reply)
         int rc;
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[0]->len >= sizeof(w->cursor))
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= sizeof(w->cursor))
             continue;
         memcpy(w->cursor, e->element[0]->str, e->element[0]->len + 1);
         rc = nw_event_from_entry(e, &ev, &err);
         if (rc < 0) {
             NW_METRIC_INC(w->metrics->wire_decode_errors);
-            nw_log(NW_LOG_ERROR, "wire", "skipping undecodable entry", "id=%s field=%s error=\"%s\"",
-                   w->cursor, err.field, rc == -ENOMEM ? "out of memory" : err.message);
+            nw_log(NW_LOG_ERROR, "wire", "skipping undecodable entry",
+                   "id=%s field=%s error=\"%s\"", w->cursor, err.field,
+                   rc == -ENOMEM ? "out of memory" : err.message);
             continue;
         }
         NW_METRIC_INC(w->metrics->wire_events[ev->kind]);
@@ -148,8 +148,8 @@ static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
         return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
-        nw_log(NW_LOG_ERROR, "wire", "cannot read the wire position", "key=%s error=\"%s\"",
-               w->key, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        nw_log(NW_LOG_ERROR, "wire", "cannot read the wire position", "key=%s error=\"%s\"", w->key,
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
         return;
     }

@@ -17,12 +17,12 @@
 
 #include "common.h"
 
-#define NW_ARTICLE_MAX_BYTES    (1024 * 1024) /* encoded item, either format */
-#define NW_ARTICLE_MAX_DEPTH    16            /* nesting of objects/arrays */
-#define NW_URGENCY_MIN          1
-#define NW_URGENCY_MAX          9
-#define NW_URGENCY_DEFAULT      5 /* when the item carries no urgency */
-#define NW_VERSION_MAX_DIGITS   9 /* "version" is a decimal string 1..999999999 */
+#define NW_ARTICLE_MAX_BYTES  (1024 * 1024) /* encoded item, either format */
+#define NW_ARTICLE_MAX_DEPTH  16            /* nesting of objects/arrays */
+#define NW_URGENCY_MIN        1
+#define NW_URGENCY_MAX        9
+#define NW_URGENCY_DEFAULT    5 /* when the item carries no urgency */
+#define NW_VERSION_MAX_DIGITS 9 /* "version" is a decimal string 1..999999999 */
 
 typedef enum nw_pubstatus {
     NW_PUBSTATUS_USABLE = 0,
@@ -31,13 +31,13 @@ typedef enum nw_pubstatus {
 } nw_pubstatus_t;
 
 typedef struct nw_article {
-    json_t *item;            /* owned reference to the validated ninjs object */
-    const char *uri;         /* borrowed from item */
-    const char *version;     /* borrowed from item: decimal string */
-    uint32_t version_num;    /* its value, >= 1 */
-    int urgency;             /* 1..9; NW_URGENCY_DEFAULT when absent */
+    json_t *item;         /* owned reference to the validated ninjs object */
+    const char *uri;      /* borrowed from item */
+    const char *version;  /* borrowed from item: decimal string */
+    uint32_t version_num; /* its value, >= 1 */
+    int urgency;          /* 1..9; NW_URGENCY_DEFAULT when absent */
     bool has_urgency;
-    nw_pubstatus_t pubstatus; /* NW_PUBSTATUS_USABLE when absent */
+    nw_pubstatus_t pubstatus;  /* NW_PUBSTATUS_USABLE when absent */
     int64_t versioncreated_ms; /* Unix epoch milliseconds */
     int64_t embargoed_ms;      /* 0 when absent */
 } nw_article_t;

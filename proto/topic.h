@@ -14,9 +14,9 @@
 
 #include "common.h"
 
-#define NW_TOPIC_MAX_LEN        128
-#define NW_TOPIC_MAX_SEGMENTS   8
-#define NW_TOPICS_PER_ITEM_MAX  32 /* an item carries 1..32 topics */
+#define NW_TOPIC_MAX_LEN       128
+#define NW_TOPIC_MAX_SEGMENTS  8
+#define NW_TOPICS_PER_ITEM_MAX 32 /* an item carries 1..32 topics */
 
 /* Checks that s[0..len) is a valid concrete topic (no wildcard). Returns 0,
  * or -EINVAL with err (may be NULL) naming field and the reason. */
