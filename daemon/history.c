@@ -429,27 +429,38 @@ static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     work_t *w = arg;
     nw_hist_req_t *req = w->req;
-    const char *epoch, *last, *deleted;
+    const char *epoch, *last, *deleted, *first;
     char start[NW_WIRE_ID_MAX + 1];
+    bool trimmed;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 6 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
         reply->element[1]->type != REDIS_REPLY_STRING ||
-        reply->element[2]->type != REDIS_REPLY_STRING) {
+        reply->element[2]->type != REDIS_REPLY_STRING ||
+        reply->element[3]->type != REDIS_REPLY_STRING ||
+        reply->element[4]->type != REDIS_REPLY_INTEGER ||
+        reply->element[5]->type != REDIS_REPLY_INTEGER) {
         finish(w->h, req, -EAGAIN);
         return;
     }
     epoch = reply->element[0]->str;
     last = reply->element[1]->str;
     deleted = reply->element[2]->str;
+    first = reply->element[3]->str;
+    trimmed = reply->element[4]->integer > reply->element[5]->integer;
     snprintf(req->cur_epoch, sizeof(req->cur_epoch), "%s", epoch);
+    /* Recovered: the same epoch, a cursor not ahead of the wire, and nothing
+     * after it removed: either nothing was ever trimmed, or the cursor is
+     * at or after the first entry kept (an older cursor may have missed
+     * trimmed entries; we cannot tell, so we say so). */
     req->recovered = (req->epoch[0] == '\0' || strcmp(req->epoch, epoch) == 0) &&
                      nw_stream_id_cmp(req->since, last) <= 0 &&
-                     nw_stream_id_cmp(req->since, deleted) >= 0;
+                     nw_stream_id_cmp(req->since, deleted) >= 0 &&
+                     (!trimmed || nw_stream_id_cmp(req->since, first) >= 0);
     if (!req->recovered) {
         nw_log(NW_LOG_DEBUG, "history", "cursor not recovered",
-               "since=%s epoch=%s wire_epoch=%s last=%s max_deleted=%s", req->since,
-               req->epoch[0] ? req->epoch : "-", epoch, last, deleted);
+               "since=%s epoch=%s wire_epoch=%s last=%s first=%s trimmed=%d", req->since,
+               req->epoch[0] ? req->epoch : "-", epoch, last, first, (int)trimmed);
         run_recent(w);
         return;
     }

@@ -151,6 +151,8 @@ nw_frame_t *nw_outq_pop_urgent_first(nw_outq_t *q, bool *jumped)
         nw_frame_t *f = e->frame;
         if (f == NULL)
             continue;
+        if (f->urgency == NW_URGENCY_CONTROL)
+            return nw_outq_pop(q); /* never ahead of a control message */
         if (f->urgency == 1 || f->urgency == 2) {
             if (i == 0)
                 return nw_outq_pop(q);

@@ -59,8 +59,10 @@ nw_outq_result_t nw_outq_push(nw_outq_t *q, nw_frame_t *f, size_t limit, nw_outq
 nw_frame_t *nw_outq_pop(nw_outq_t *q);
 
 /* Like nw_outq_pop(), but flashes and bulletins (urgency 1-2) go first: the
- * oldest of them when any is queued. *jumped is set when the frame returned
- * leaves older items (urgency 3-9) behind it in the queue. */
+ * oldest of them when any is queued, unless a control message comes before
+ * it (control messages keep their order: "subscribed" precedes the items it
+ * announces). *jumped is set when the frame returned leaves older items
+ * (urgency 3-9) behind it in the queue. */
 nw_frame_t *nw_outq_pop_urgent_first(nw_outq_t *q, bool *jumped);
 
 static inline int nw_outq_empty(const nw_outq_t *q)

@@ -179,6 +179,13 @@ int nw_session_writeable(nw_session_t *s)
     }
     if (s->close_code == 0)
         return 0;
+    if (written > 0 || lws_partial_buffered(s->wsi)) {
+        /* Close in a later WRITEABLE, once lws has sent all of the last
+         * frame: closing with part of it still buffered loses the close
+         * frame. */
+        lws_callback_on_writable(s->wsi);
+        return 0;
+    }
 close:
     if (s->close_code == NW_WS_CLOSE_RESTART || s->close_code == NW_WS_CLOSE_GOING_AWAY)
         NW_METRIC_INC(m->closes[NW_CLOSE_SHUTDOWN]);

@@ -146,7 +146,7 @@ static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
     w->in_flight = false;
     if (reply == NULL)
         return;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 4 ||
         reply->element[1]->type != REDIS_REPLY_STRING) {
         nw_log(NW_LOG_ERROR, "wire", "cannot read the wire position", "key=%s error=\"%s\"", w->key,
                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");

@@ -8,8 +8,11 @@
 -- ARGV[2] "renew" to replace the epoch (the wire went backwards: history
 --         was lost), "" otherwise
 --
--- Returns {epoch, last generated id, max deleted id, first entry id}
--- ("0-0" for each id when the wire does not exist).
+-- Returns {epoch, last generated id, max deleted id, first entry id,
+-- entries ever added, entries now} ("0-0" for each id and 0 for the counts
+-- when the wire does not exist). Redis 7.0 does not record trimming by
+-- MAXLEN/MINID in max-deleted-entry-id; "added > now" tells that entries
+-- were trimmed.
 if ARGV[2] == 'renew' then
   redis.call('SET', KEYS[2], ARGV[1])
 else
@@ -18,9 +21,9 @@ end
 local epoch = redis.call('GET', KEYS[2])
 local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
 if not ok then
-  return {epoch, '0-0', '0-0', '0-0'}
+  return {epoch, '0-0', '0-0', '0-0', 0, 0}
 end
-local last, deleted, first = '0-0', '0-0', '0-0'
+local last, deleted, first, added, len = '0-0', '0-0', '0-0', 0, 0
 for i = 1, #info, 2 do
   local k, v = info[i], info[i + 1]
   if k == 'last-generated-id' then
@@ -29,6 +32,10 @@ for i = 1, #info, 2 do
     deleted = v
   elseif k == 'first-entry' and type(v) == 'table' then
     first = v[1]
+  elseif k == 'entries-added' then
+    added = v
+  elseif k == 'length' then
+    len = v
   end
 end
-return {epoch, last, deleted, first}
+return {epoch, last, deleted, first, added, len}
