@@ -195,7 +195,11 @@ static void list_cb(nw_redis_t *r, redisReply *reply, void *arg)
                                         el[1]->str, "release", when, "topics", topics, "urgency",
                                         atoi(el[4]->str ? el[4]->str : "5")));
     }
-    s = json_dumps(json_pack("{s:o}", "items", items), JSON_COMPACT);
+    {
+        json_t *o = json_pack("{s:o}", "items", items);
+        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+    }
     if (s == NULL) {
         nw_http_reply_error(c->req, 500, "out of memory", NULL);
     } else {

@@ -312,7 +312,7 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
         nw_log(NW_LOG_WARN, "session", "resume failed", "session=%u-%llu error=%d", env->gateway_id,
                (unsigned long long)s->id, req->status);
         nw_hist_req_free(req);
-        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "history unavailable: retry", false);
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "history unavailable: retry", true);
         return;
     }
     if (!req->recovered)

@@ -168,7 +168,7 @@ static int start_resume(nw_session_t *s, const nw_topic_list_t *list, const char
     uint64_t ms, seq, last_ms, last_seq;
 
     if (env->history == NULL || env->last_id[0] == '\0') {
-        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "not ready to resume: retry", false);
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "not ready to resume: retry", true);
         return 0;
     }
     req = nw_hist_req_new();
@@ -205,7 +205,7 @@ static int start_resume(nw_session_t *s, const nw_topic_list_t *list, const char
     s->replaying = true;
     if (nw_history_submit(env->history, req) < 0) {
         nw_hist_req_free(req);
-        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "server busy: retry", false);
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "server busy: retry", true);
         return 0;
     }
     return 0;
