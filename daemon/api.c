@@ -16,6 +16,7 @@ struct nw_api {
     nw_metrics_t *metrics;
     nw_ingest_t *ingest;
     nw_embargo_t *embargo;
+    nw_publishers_t *pubs;
     nw_http_server_t *http;
     nw_api_ready_cb ready;
     void *ready_arg;
@@ -92,23 +93,51 @@ static void serve_ready(nw_api_t *api, nw_http_req_t *req)
                          "wire", wire_up));
 }
 
+/* Identifies the publisher of a /v1/ request. Returns its name, or NULL
+ * after answering 401 or 403. */
+static const char *identify(nw_api_t *api, nw_http_req_t *req)
+{
+    const char *who = NULL;
+    nw_pub_verdict_t v = nw_publishers_identify(api->pubs, nw_http_req_header(req, "Authorization"),
+                                                nw_http_req_peer(req), &who);
+
+    if (v == NW_PUB_OK)
+        return who;
+    NW_METRIC_INC(api->metrics->api_auth[v]);
+    if (v == NW_PUB_LOOPBACK) {
+        nw_http_reply_error(
+            req, 403, "no publisher key is configured: the API serves loopback peers only", NULL);
+        return NULL;
+    }
+    nw_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+    nw_http_reply_error(req, 401,
+                        v == NW_PUB_MISSING ? "an API key is required (Authorization: Bearer)"
+                                            : "unknown API key",
+                        "Authorization");
+    return NULL;
+}
+
 /* Routes one request. */
 static void request_cb(nw_http_req_t *req, void *arg)
 {
     nw_api_t *api = arg;
     const char *path = nw_http_req_path(req);
     bool get = method_is(req, "GET") || method_is(req, "HEAD");
+    const char *who = NULL;
+
+    if (strncmp(path, "/v1/", 4) == 0 && (who = identify(api, req)) == NULL)
+        return;
 
     if (strcmp(path, "/v1/articles") == 0) {
         if (method_is(req, "POST"))
-            nw_ingest_post(api->ingest, req);
+            nw_ingest_post(api->ingest, req, who);
         else
             method_not_allowed(req, "POST");
     } else if (strncmp(path, "/v1/articles/", 13) == 0) {
         if (get)
             nw_ingest_get(api->ingest, req, path + 13);
         else if (method_is(req, "DELETE"))
-            nw_ingest_delete(api->ingest, req, path + 13);
+            nw_ingest_delete(api->ingest, req, path + 13, who);
         else
             method_not_allowed(req, "GET, HEAD, DELETE");
     } else if (strcmp(path, "/v1/embargoes") == 0) {
@@ -170,6 +199,11 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
 int nw_api_listen(nw_api_t *api)
 {
     return nw_http_server_listen(api->http, api->cfg->api_listen.host, api->cfg->api_listen.port);
+}
+
+void nw_api_set_publishers(nw_api_t *api, nw_publishers_t *pubs)
+{
+    api->pubs = pubs;
 }
 
 void nw_api_stop_accepting(nw_api_t *api)

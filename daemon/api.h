@@ -11,6 +11,7 @@
 #include "embargo.h"
 #include "ingest.h"
 #include "metrics.h"
+#include "publishers.h"
 
 struct event_base;
 
@@ -25,6 +26,10 @@ typedef bool (*nw_api_ready_cb)(void *arg, bool *redis_up, bool *wire_up);
 nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
                      nw_ingest_t *ingest, nw_embargo_t *embargo, nw_api_ready_cb ready,
                      void *ready_arg);
+
+/* Uses pubs (borrowed) to identify publishers from now on (replaced on
+ * reload). Required before serving. */
+void nw_api_set_publishers(nw_api_t *api, nw_publishers_t *pubs);
 
 /* Listens on cfg->api_listen. Returns 0 or a negative errno. */
 int nw_api_listen(nw_api_t *api);

@@ -114,6 +114,27 @@ static const cfg_key_t cfg_keys[] = {
      "wire events scanned to find the recent items of a wildcard pattern"},
     {"history_max_pending", NUM(CFG_UINT, history_max_pending), 1, 1000000, "1024",
      "resume and recent-items requests waiting at once (clients beyond are told to retry)"},
+    {"public_topics", STR(public_topics), 0, 0, "#",
+     "topic patterns anyone may subscribe to; others need a token (comma-separated)"},
+    {"allowed_origins", STR(allowed_origins), 0, 0, "",
+     "browser origins allowed to open sessions, comma-separated (empty: any)"},
+    {"jwt_secret", STR(jwt_secret), 0, 0, "",
+     "HS256 secret of subscriber tokens (at least 32 bytes), or file:/path"},
+    {"jwt_public_key", STR(jwt_public_key), 0, 0, "",
+     "PEM public key (RS256 or ES256) of subscriber tokens"},
+    {"max_connections", NUM(CFG_UINT, max_connections), 0, 10000000, "100000",
+     "WebSocket sessions at once (0: no limit; 503 at the handshake beyond)"},
+    {"max_connections_per_ip", NUM(CFG_UINT, max_connections_per_ip), 0, 10000000, "1000",
+     "WebSocket sessions from one address (0: no limit; 429 at the handshake beyond)"},
+    {"ws_ops_per_sec", NUM(CFG_UINT, ws_ops_per_sec), 1, 100000, "20",
+     "client messages per second per session, on average"},
+    {"ws_ops_burst", NUM(CFG_UINT, ws_ops_burst), 1, 100000, "40",
+     "client messages a session may send at once (closed with 4029 beyond)"},
+    {"tls_cert", STR(tls_cert), 0, 0, "",
+     "PEM certificate (chain) of the public listener: serve wss:// and https://"},
+    {"tls_key", STR(tls_key), 0, 0, "", "PEM private key of tls_cert"},
+    {"static_dir", STR(static_dir), 0, 0, "",
+     "directory of static files served on the public listener (empty: none)"},
     {"shutdown_timeout", NUM(CFG_MS, shutdown_timeout_ms), 0, 600000, "10s",
      "time allowed on SIGTERM for in-flight publishes and WebSocket closes"},
 };
@@ -391,10 +412,99 @@ static char *trim(char *s)
     return s;
 }
 
+/* Parses 64 hex digits into 32 bytes. */
+static int parse_sha256(const char *hex, unsigned char out[32])
+{
+    if (strlen(hex) != 64 || strspn(hex, "0123456789abcdefABCDEF") != 64)
+        return -EINVAL;
+    for (int i = 0; i < 32; i++) {
+        char b[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+        out[i] = (unsigned char)strtoul(b, NULL, 16);
+    }
+    return 0;
+}
+
+/* Starts a [publisher NAME] section. */
+static int publisher_begin(nw_config_t *cfg, const char *name, nw_err_t *err)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 64 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+        nw_err_set(err, "publisher", "publisher name must be 1..64 of [A-Za-z0-9_.-]");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < cfg->npublishers; i++) {
+        if (strcmp(cfg->publishers[i].name, name) == 0) {
+            nw_err_set(err, "publisher", "publisher %s is defined twice", name);
+            return -EINVAL;
+        }
+    }
+    if (cfg->npublishers == NW_MAX_PUBLISHERS) {
+        nw_err_set(err, "publisher", "more than %d publishers", NW_MAX_PUBLISHERS);
+        return -EINVAL;
+    }
+    memset(&cfg->publishers[cfg->npublishers], 0, sizeof(cfg->publishers[0]));
+    memcpy(cfg->publishers[cfg->npublishers].name, name, n + 1);
+    cfg->publishers[cfg->npublishers].rate = 10;
+    cfg->npublishers++;
+    return 0;
+}
+
+/* Sets a key of the current publisher section. */
+static int publisher_set(nw_publisher_cfg_t *p, const char *key, const char *value, nw_err_t *err)
+{
+    if (strcmp(key, "key_sha256") == 0) {
+        if (parse_sha256(value, p->key_sha256) < 0) {
+            nw_err_set(err, key, "publisher %s: key_sha256 must be 64 hex digits", p->name);
+            return -EINVAL;
+        }
+        p->key_sha256_set = true;
+        return 0;
+    }
+    if (strcmp(key, "topics") == 0) {
+        if (strlen(value) == 0 || strlen(value) >= sizeof(p->topics)) {
+            nw_err_set(err, key, "publisher %s: topics must be 1..%zu bytes", p->name,
+                       sizeof(p->topics) - 1);
+            return -EINVAL;
+        }
+        memcpy(p->topics, value, strlen(value) + 1);
+        return 0;
+    }
+    if (strcmp(key, "rate") == 0) {
+        char *end;
+        unsigned long v = strtoul(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || v < 1 || v > 100000) {
+            nw_err_set(err, key, "publisher %s: rate must be 1..100000 items per second", p->name);
+            return -EINVAL;
+        }
+        p->rate = (unsigned)v;
+        return 0;
+    }
+    nw_err_set(err, key, "publisher %s: unknown key \"%s\" (key_sha256, topics, rate)", p->name,
+               key);
+    return -ENOENT;
+}
+
+/* Checks that a finished publisher section has what it needs. */
+static int publisher_end(const nw_publisher_cfg_t *p, nw_err_t *err)
+{
+    if (!p->key_sha256_set) {
+        nw_err_set(err, "key_sha256", "publisher %s: key_sha256 is required", p->name);
+        return -EINVAL;
+    }
+    if (p->topics[0] == '\0') {
+        nw_err_set(err, "topics", "publisher %s: topics is required", p->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
 {
-    char line[1024];
+    char line[NW_CONFIG_LIST_MAX + 256];
     unsigned lineno = 0;
+    nw_publisher_cfg_t *section = NULL;
     FILE *f = fopen(path, "r");
     int rc = 0;
 
@@ -416,6 +526,29 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
         key = trim(line);
         if (key[0] == '\0' || key[0] == '#')
             continue;
+        if (key[0] == '[') {
+            char *close = strchr(key, ']');
+            if (section != NULL && publisher_end(section, &kerr) < 0) {
+                nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
+                rc = -EINVAL;
+                break;
+            }
+            section = NULL;
+            if (close == NULL || trim(close + 1)[0] != '\0' ||
+                strncmp(key, "[publisher ", 11) != 0) {
+                nw_err_set(err, "config", "%s:%u: expected \"[publisher NAME]\"", path, lineno);
+                rc = -EINVAL;
+                break;
+            }
+            *close = '\0';
+            if (publisher_begin(cfg, trim(key + 11), &kerr) < 0) {
+                nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
+                rc = -EINVAL;
+                break;
+            }
+            section = &cfg->publishers[cfg->npublishers - 1];
+            continue;
+        }
         eq = strchr(key, '=');
         if (eq == NULL) {
             nw_err_set(err, "config", "%s:%u: expected \"key = value\"", path, lineno);
@@ -444,11 +577,19 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
                 *hash = '\0';
             value = trim(value);
         }
-        rc = nw_config_set(cfg, key, value, &kerr);
+        rc = section ? publisher_set(section, key, value, &kerr)
+                     : nw_config_set(cfg, key, value, &kerr);
         if (rc < 0) {
             nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
             rc = -EINVAL;
             break;
+        }
+    }
+    if (rc == 0 && section != NULL) {
+        nw_err_t kerr;
+        if (publisher_end(section, &kerr) < 0) {
+            nw_err_set(err, kerr.field, "%s: %s", path, kerr.message);
+            rc = -EINVAL;
         }
     }
     if (rc == 0 && ferror(f)) {
@@ -457,6 +598,18 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
     }
     fclose(f);
     return rc;
+}
+
+/* Writes the [publisher] sections after the keys. */
+static void dump_publishers(const nw_config_t *cfg, FILE *out)
+{
+    for (unsigned i = 0; i < cfg->npublishers; i++) {
+        const nw_publisher_cfg_t *p = &cfg->publishers[i];
+        fprintf(out, "\n[publisher %s]\nkey_sha256 = ", p->name);
+        for (int b = 0; b < 32; b++)
+            fprintf(out, "%02x", p->key_sha256[b]);
+        fprintf(out, "\ntopics = \"%s\"\nrate = %u\n", p->topics, p->rate);
+    }
 }
 
 void nw_config_dump(const nw_config_t *cfg, FILE *out)
@@ -501,6 +654,7 @@ void nw_config_dump(const nw_config_t *cfg, FILE *out)
             break;
         }
     }
+    dump_publishers(cfg, out);
 }
 
 void nw_config_usage(FILE *out, const char *argv0)

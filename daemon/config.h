@@ -34,6 +34,18 @@ typedef struct nw_redis_addr {
     char password[NW_CONFIG_STR_MAX];
 } nw_redis_addr_t;
 
+#define NW_MAX_PUBLISHERS  256
+#define NW_CONFIG_LIST_MAX 4096
+
+/* One [publisher NAME] section: who may publish, where, how fast. */
+typedef struct nw_publisher_cfg {
+    char name[65];
+    unsigned char key_sha256[32];    /* SHA-256 of the API key */
+    char topics[NW_CONFIG_LIST_MAX]; /* granted patterns, comma-separated */
+    unsigned rate;                   /* items per second (burst: the same count) */
+    bool key_sha256_set;
+} nw_publisher_cfg_t;
+
 typedef struct nw_config {
     /* where */
     char redis_url[NW_CONFIG_STR_MAX];
@@ -82,6 +94,23 @@ typedef struct nw_config {
     unsigned recent_scan;
     unsigned history_max_pending;
 
+    /* security of the public listener */
+    char public_topics[NW_CONFIG_LIST_MAX];
+    char allowed_origins[NW_CONFIG_LIST_MAX];
+    char jwt_secret[NW_CONFIG_STR_MAX];     /* the secret, or "file:/path" */
+    char jwt_public_key[NW_CONFIG_STR_MAX]; /* path of a PEM public key */
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned ws_ops_per_sec;
+    unsigned ws_ops_burst;
+    char tls_cert[NW_CONFIG_STR_MAX];
+    char tls_key[NW_CONFIG_STR_MAX];
+    char static_dir[NW_CONFIG_STR_MAX];
+
+    /* publishers ([publisher NAME] sections) */
+    nw_publisher_cfg_t publishers[NW_MAX_PUBLISHERS];
+    unsigned npublishers;
+
     /* lifecycle */
     unsigned shutdown_timeout_ms;
 } nw_config_t;
@@ -94,8 +123,10 @@ void nw_config_defaults(nw_config_t *cfg);
 int nw_config_set(nw_config_t *cfg, const char *key, const char *value, nw_err_t *err);
 
 /* Reads a config file: "key = value" lines, '#' comments, blank lines;
- * values may be double-quoted. Returns 0, or a negative errno with err
- * naming "file:line: key" and the reason. */
+ * values may be double-quoted; "[publisher NAME]" starts a publisher
+ * section (keys key_sha256, topics, rate) that lasts until the next
+ * section. Returns 0, or a negative errno with err naming "file:line: key"
+ * and the reason. */
 int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err);
 
 /* Parses "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1). */

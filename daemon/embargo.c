@@ -27,14 +27,6 @@ struct nw_embargo {
     unsigned pending; /* listings waiting for Redis */
 };
 
-int64_t nw_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Arms the timer for the earlier of the next known release and the poll
  * interval. */
 static void arm(nw_embargo_t *e)

@@ -41,7 +41,4 @@ unsigned nw_embargo_pending(const nw_embargo_t *e);
 /* Frees e; free its connection first. Accepts NULL. */
 void nw_embargo_free(nw_embargo_t *e);
 
-/* Unix time in ms (CLOCK_REALTIME). */
-int64_t nw_now_ms(void);
-
 #endif

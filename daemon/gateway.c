@@ -15,6 +15,7 @@
 #include "log.h"
 #include "recent.h"
 #include "session.h"
+#include "static.h"
 #include "topic_index.h"
 
 #define NW_DRAIN_BATCH 64
@@ -179,18 +180,22 @@ static void gw_wake_cb(nw_gateway_t *gw)
 /* Answers a refused upgrade with status and a JSON error body. Returns 1
  * (the upgrade was answered), or -1 to just hang up when the answer cannot
  * be written. */
-static int gw_refuse_upgrade(nw_gateway_t *gw, struct lws *wsi, unsigned status,
-                             const char *message)
+static int gw_refuse_upgrade(nw_gateway_t *gw, struct lws *wsi, nw_refuse_reason_t why,
+                             unsigned status, const char *message)
 {
     unsigned char buf[LWS_PRE + 512];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", message);
+    bool retry_after = status == 429 || status == HTTP_STATUS_SERVICE_UNAVAILABLE;
 
     NW_METRIC_INC(gw->metrics->rejected_handshakes);
+    NW_METRIC_INC(gw->metrics->refused[why]);
     if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)n, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
                                      &p, end) ||
+        (retry_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
+                                                     (const unsigned char *)"1", 1, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (lws_write(wsi, (unsigned char *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
@@ -220,18 +225,37 @@ static bool gw_offers_known_protocol(struct lws *wsi)
  * and not while shutting down. */
 static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
 {
-    char uri[256];
+    char uri[256], origin[512], peer[48];
+    int rc;
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
         strcmp(uri, "/v1/stream") != 0)
-        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_NOT_FOUND,
+        return gw_refuse_upgrade(gw, wsi, NW_REFUSE_PATH, HTTP_STATUS_NOT_FOUND,
                                  "not found: the WebSocket endpoint is /v1/stream");
     if (!gw_offers_known_protocol(wsi))
-        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_BAD_REQUEST,
+        return gw_refuse_upgrade(gw, wsi, NW_REFUSE_SUBPROTOCOL, HTTP_STATUS_BAD_REQUEST,
                                  "unsupported subprotocol: use newswire.v1.json or "
                                  "newswire.v1.msgpack");
     if (gw->env.shutting_down)
-        return gw_refuse_upgrade(gw, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server shutting down");
+        return gw_refuse_upgrade(gw, wsi, NW_REFUSE_SHUTDOWN, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                 "server shutting down");
+    /* Origins protect browsers: a request without Origin is not a
+     * browser's and is not refused. */
+    if (gw->env.auth != NULL && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+        (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+         !nw_auth_origin_allowed(gw->env.auth, origin)))
+        return gw_refuse_upgrade(gw, wsi, NW_REFUSE_ORIGIN, HTTP_STATUS_FORBIDDEN,
+                                 "origin not allowed");
+    if (gw->env.limits != NULL) {
+        lws_get_peer_simple(wsi, peer, sizeof(peer));
+        rc = nw_limits_check(gw->env.limits, peer);
+        if (rc == -EMFILE)
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_TOTAL, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                     "too many connections");
+        if (rc == -EUSERS)
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_PER_IP, 429,
+                                     "too many connections from this address");
+    }
     return 0;
 }
 
@@ -271,6 +295,10 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return nw_session_receive(s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return nw_session_writeable(s);
+    case LWS_CALLBACK_TIMER:
+        if (s != NULL && s->open)
+            return nw_session_timer(s);
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (s != NULL && s->open) {
             nw_session_closed(s);
@@ -287,6 +315,12 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         int rc = nw_recent_http_start(&gw->env, s, wsi, (const char *)in);
         if (rc <= 0)
             return rc;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
+            lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
+            rc = nw_static_serve(wsi, gw->cfg->static_dir, (const char *)in);
+            if (rc <= 0)
+                return rc;
+        }
         break; /* not ours: lws_callback_http_dummy answers (404) */
     }
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -319,6 +353,12 @@ static void *gw_thread(void *arg)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (cfg->gateway_threads > 1)
         info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    if (cfg->tls_cert[0] != '\0') {
+        /* wss:// and https:// on the public listener */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
     info.timeout_secs = NW_MAX(1u, cfg->ws_handshake_timeout_ms / 1000);
     info.max_http_header_data = 8192;
     info.retry_and_idle_policy = &gw->retry;
@@ -361,6 +401,12 @@ static void gw_hist_done_cb(nw_hist_req_t *req, void *arg)
     *tail = req;
     pthread_mutex_unlock(&gw->lock);
     nw_gateway_wake(gw);
+}
+
+void nw_gateway_set_security(nw_gateway_t *gw, nw_auth_t *auth, nw_limits_t *limits)
+{
+    gw->env.auth = auth;
+    gw->env.limits = limits;
 }
 
 void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history)

@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "config.h"
+#include "connlimit.h"
 #include "event.h"
 #include "history.h"
 #include "metrics.h"
@@ -47,6 +49,10 @@ void nw_gateway_set_position(nw_gateway_t *gw, const char *id);
 /* Gives the gateway the history service (borrowed) for resumes. Call
  * before nw_gateway_start(). */
 void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history);
+
+/* Gives the gateway the subscriber policy and the connection limits
+ * (borrowed, shared by every gateway). Call before nw_gateway_start(). */
+void nw_gateway_set_security(nw_gateway_t *gw, nw_auth_t *auth, nw_limits_t *limits);
 
 /* Wakes the gateway thread to drain its queue. */
 void nw_gateway_wake(nw_gateway_t *gw);

@@ -13,6 +13,7 @@
 #include "article.h"
 #include "embargo.h"
 #include "log.h"
+#include "publishers.h"
 #include "topic.h"
 
 struct nw_ingest {
@@ -23,6 +24,7 @@ struct nw_ingest {
     size_t pending;
     nw_ingest_hold_cb on_hold;
     void *on_hold_arg;
+    nw_publishers_t *pubs; /* borrowed; replaced on reload */
 };
 
 /* One publish waiting for Redis. */
@@ -99,6 +101,43 @@ static void reply_unavailable(nw_ingest_t *ing, nw_http_req_t *req, const char *
     count(ing, NW_INGEST_UNAVAILABLE);
     nw_http_req_add_header(req, "Retry-After", "1");
     nw_http_reply_error(req, 503, why, NULL);
+}
+
+void nw_ingest_set_publishers(nw_ingest_t *ing, nw_publishers_t *pubs)
+{
+    ing->pubs = pubs;
+}
+
+/* Applies the publisher's grant and rate to topics. Returns true, or false
+ * after answering 403 or 429. */
+static bool admit(nw_ingest_t *ing, nw_http_req_t *req, const char *who,
+                  const nw_topic_list_t *topics)
+{
+    const char *topic = NULL;
+    unsigned retry = 1;
+    char msg[NW_TOPIC_MAX_LEN + 96], ra[16];
+
+    switch (nw_publishers_admit(ing->pubs, who, topics, &topic, &retry)) {
+    case NW_PUB_OK:
+        return true;
+    case NW_PUB_FORBIDDEN:
+        NW_METRIC_INC(ing->metrics->api_auth[NW_PUB_FORBIDDEN]);
+        snprintf(msg, sizeof(msg), "publisher %s may not publish to \"%s\"", who, topic);
+        nw_http_reply_error(req, 403, msg, "topics");
+        return false;
+    case NW_PUB_RATE:
+        NW_METRIC_INC(ing->metrics->api_auth[NW_PUB_RATE]);
+        snprintf(ra, sizeof(ra), "%u", retry);
+        nw_http_req_add_header(req, "Retry-After", ra);
+        snprintf(msg, sizeof(msg), "publisher %s is over its rate", who);
+        nw_http_reply_error(req, 429, msg, NULL);
+        return false;
+    default:
+        NW_METRIC_INC(ing->metrics->api_auth[NW_PUB_UNKNOWN]);
+        nw_http_req_add_header(req, "WWW-Authenticate", "Bearer");
+        nw_http_reply_error(req, 401, "unknown API key", "Authorization");
+        return false;
+    }
 }
 
 void nw_ingest_set_hold_cb(nw_ingest_t *ing, nw_ingest_hold_cb cb, void *arg)
@@ -194,6 +233,11 @@ static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
         snprintf(msg, sizeof(msg), "version %s is lower than the stored version %s", p->version,
                  ver);
         nw_http_reply_error(p->req, 409, msg, "version");
+    } else if (strcmp(result, "too_many_topics") == 0) {
+        count(ing, NW_INGEST_CONFLICT);
+        nw_http_reply_error(p->req, 409,
+                            "a story may be published on at most 32 topics over all its versions",
+                            "topics");
     } else if (strcmp(result, "idem_conflict") == 0) {
         count(ing, NW_INGEST_CONFLICT);
         nw_http_reply_error(p->req, 422,
@@ -354,7 +398,7 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
     ing->pending++;
 }
 
-void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req)
+void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req, const char *who)
 {
     body_format_t fmt = body_format(nw_http_req_header(req, "Content-Type"));
     nw_article_t *a = NULL;
@@ -401,6 +445,8 @@ void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req)
     }
     topics = read_topics(ing, req);
     idem_key = topics ? read_idempotency_key(ing, req) : NULL;
+    if (idem_key != NULL && !admit(ing, req, who, topics))
+        idem_key = NULL;
     if (idem_key != NULL) {
         csv = topics_csv(topics);
         if (csv == NULL)
@@ -418,6 +464,7 @@ typedef struct kill_ctx {
     nw_ingest_t *ing;
     nw_http_req_t *req;
     char *uri;
+    char who[65];
 } kill_ctx_t;
 
 /* The stored ([version, item, topics] of the public version) and held
@@ -479,10 +526,18 @@ static void kill_lookup_cb(nw_redis_t *r, redisReply *reply, void *arg)
                             err.field);
         goto done;
     }
-    publish(ing, k->req, a,
-            pub->element[2]->type == REDIS_REPLY_STRING ? pub->element[2]->str
-                                                        : held->element[2]->str,
-            "");
+    {
+        const char *csv = pub->element[2]->type == REDIS_REPLY_STRING ? pub->element[2]->str
+                                                                      : held->element[2]->str;
+        nw_topic_list_t *topics = NULL;
+        /* the publisher must be granted every topic the kill goes to */
+        if (nw_topic_list_parse(csv, strlen(csv), 4096, false, "topics", &topics, NULL) < 0) {
+            reply_unavailable(ing, k->req, "the stored topics cannot be read");
+        } else if (admit(ing, k->req, k->who, topics)) {
+            publish(ing, k->req, a, csv, "");
+        }
+        nw_topic_list_free(topics);
+    }
 done:
     nw_article_free(a);
     json_decref(item);
@@ -490,7 +545,7 @@ done:
     free(k);
 }
 
-void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded)
+void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded, const char *who)
 {
     char *uri = nw_http_pct_decode(encoded, strlen(encoded));
     kill_ctx_t *k = NULL;
@@ -518,6 +573,7 @@ void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded)
     k->ing = ing;
     k->req = req;
     k->uri = uri;
+    snprintf(k->who, sizeof(k->who), "%s", who);
     uri = NULL;
     {
         /* One round trip for both versions: a tiny read-only script. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "http.h"
 #include "metrics.h"
+#include "publishers.h"
 #include "redis.h"
 
 typedef struct nw_ingest nw_ingest_t;
@@ -29,13 +30,17 @@ typedef void (*nw_ingest_hold_cb)(int64_t release_ms, void *arg);
 
 void nw_ingest_set_hold_cb(nw_ingest_t *ing, nw_ingest_hold_cb cb, void *arg);
 
-/* Handles POST /v1/articles; finishes req now or when Redis answers. */
-void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req);
+/* Uses pubs (borrowed) for grants and rates from now on. */
+void nw_ingest_set_publishers(nw_ingest_t *ing, nw_publishers_t *pubs);
+
+/* Handles POST /v1/articles for the publisher who (identified by the
+ * caller); finishes req now or when Redis answers. */
+void nw_ingest_post(nw_ingest_t *ing, nw_http_req_t *req, const char *who);
 
 /* Handles DELETE /v1/articles/<encoded uri>: publishes a kill (the newest
  * stored or held version with pubstatus canceled and the next version
  * number) on every topic the story was published on. */
-void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded);
+void nw_ingest_delete(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded, const char *who);
 
 /* Handles GET /v1/articles/<encoded uri>; encoded is the raw path rest. */
 void nw_ingest_get(nw_ingest_t *ing, nw_http_req_t *req, const char *encoded);

@@ -20,13 +20,16 @@
 #include <event2/thread.h>
 
 #include "api.h"
+#include "auth.h"
 #include "config.h"
+#include "connlimit.h"
 #include "embargo.h"
 #include "gateway.h"
 #include "history.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "publishers.h"
 #include "redis.h"
 #include "wire.h"
 
@@ -40,6 +43,11 @@ extern const char nw_recent_lua[];
 
 typedef struct daemon {
     nw_config_t cfg;
+    int argc;
+    char **argv;
+    nw_auth_t *auth;
+    nw_limits_t *limits;
+    nw_publishers_t *pubs;
     struct event_base *base;
     nw_metrics_t *metrics;
     nw_redis_t *cmd;  /* publishes and lookups */
@@ -52,7 +60,7 @@ typedef struct daemon {
     nw_wire_t *wire;
     nw_gateway_t **gateways;
     unsigned ngateways;
-    struct event *sigint_ev, *sigterm_ev, *shutdown_ev;
+    struct event *sigint_ev, *sigterm_ev, *sighup_ev, *shutdown_ev;
     struct timespec shutdown_deadline;
     bool stopping;
 } daemon_t;
@@ -171,6 +179,47 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     evtimer_add(d->shutdown_ev, &tv);
 }
 
+/* SIGHUP: reads the configuration again and applies the publisher keys
+ * and the log level; an invalid configuration is refused, logged, and the
+ * running one kept. No connection is dropped. */
+static void reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+    daemon_t *d = arg;
+    nw_config_t *cfg = malloc(sizeof(*cfg));
+    nw_cli_action_t action;
+    nw_publishers_t *pubs;
+    nw_err_t err;
+    char q[512];
+
+    if (cfg == NULL)
+        return;
+    if (nw_config_from_args(cfg, d->argc, d->argv, &action, &err) < 0) {
+        nw_log(NW_LOG_ERROR, "main", "reload refused: invalid configuration", "key=%s error=%s",
+               err.field, nw_log_quote(err.message, q, sizeof(q)));
+        free(cfg);
+        return;
+    }
+    pubs = nw_publishers_new(cfg, &err);
+    if (pubs == NULL) {
+        nw_log(NW_LOG_ERROR, "main", "reload refused: invalid publishers", "key=%s error=%s",
+               err.field, nw_log_quote(err.message, q, sizeof(q)));
+        free(cfg);
+        return;
+    }
+    nw_api_set_publishers(d->api, pubs);
+    nw_ingest_set_publishers(d->ingest, pubs);
+    nw_publishers_free(d->pubs);
+    d->pubs = pubs;
+    d->cfg.log_level = cfg->log_level;
+    nw_log_level_set((nw_log_level_t)cfg->log_level);
+    nw_log(NW_LOG_INFO, "main", "configuration reloaded", "publishers=%u log_level=%s",
+           cfg->npublishers, nw_log_level_name((nw_log_level_t)cfg->log_level));
+    if (cfg->npublishers == 0)
+        nw_log(NW_LOG_WARN, "main",
+               "no publisher key configured: the API serves loopback peers only");
+    free(cfg);
+}
+
 static nw_redis_t *redis_link(daemon_t *d, const char *name)
 {
     nw_redis_opts_t o = {
@@ -219,6 +268,11 @@ static int daemon_start(daemon_t *d)
     d->api = nw_api_new(d->base, &d->cfg, d->metrics, d->ingest, d->embargo, ready_cb, d);
     if (d->api == NULL)
         return -ENOMEM;
+    nw_api_set_publishers(d->api, d->pubs);
+    nw_ingest_set_publishers(d->ingest, d->pubs);
+    if (nw_publishers_empty(d->pubs))
+        nw_log(NW_LOG_WARN, "main",
+               "no publisher key configured: the API serves loopback peers only");
     rc = nw_api_listen(d->api);
     if (rc < 0) {
         nw_log(NW_LOG_ERROR, "main", "cannot listen (API)", "addr=%s port=%d error=\"%s\"",
@@ -234,6 +288,7 @@ static int daemon_start(daemon_t *d)
         if (d->gateways[i] == NULL)
             return -ENOMEM;
         nw_gateway_set_history(d->gateways[i], d->history);
+        nw_gateway_set_security(d->gateways[i], d->auth, d->limits);
         rc = nw_gateway_start(d->gateways[i]);
         if (rc < 0) {
             nw_log(NW_LOG_ERROR, "main", "cannot listen (gateway)", "addr=%s port=%d",
@@ -244,11 +299,14 @@ static int daemon_start(daemon_t *d)
     d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink, &d->tail_position);
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
+    d->sighup_ev = evsignal_new(d->base, SIGHUP, reload_cb, d);
     d->shutdown_ev = evtimer_new(d->base, shutdown_poll_cb, d);
-    if (d->wire == NULL || d->sigint_ev == NULL || d->sigterm_ev == NULL || d->shutdown_ev == NULL)
+    if (d->wire == NULL || d->sigint_ev == NULL || d->sigterm_ev == NULL || d->sighup_ev == NULL ||
+        d->shutdown_ev == NULL)
         return -ENOMEM;
     evsignal_add(d->sigint_ev, NULL);
     evsignal_add(d->sigterm_ev, NULL);
+    evsignal_add(d->sighup_ev, NULL);
     nw_redis_start(d->cmd);
     nw_redis_start(d->tail);
     nw_log(NW_LOG_INFO, "main", "newswired started",
@@ -267,6 +325,8 @@ static void daemon_free(daemon_t *d)
         event_free(d->sigint_ev);
     if (d->sigterm_ev)
         event_free(d->sigterm_ev);
+    if (d->sighup_ev)
+        event_free(d->sighup_ev);
     if (d->shutdown_ev)
         event_free(d->shutdown_ev);
     if (d->api != NULL)
@@ -282,6 +342,9 @@ static void daemon_free(daemon_t *d)
     nw_embargo_free(d->embargo);
     nw_ingest_free(d->ingest);
     nw_metrics_free(d->metrics);
+    nw_publishers_free(d->pubs);
+    nw_auth_free(d->auth);
+    nw_limits_free(d->limits);
     if (d->base != NULL)
         event_base_free(d->base);
 }
@@ -299,18 +362,34 @@ int main(int argc, char **argv)
         fprintf(stderr, "Try 'newswired --help'.\n");
         return 2;
     }
-    switch (action) {
-    case NW_CLI_HELP:
+    if (action == NW_CLI_HELP) {
         nw_config_usage(stdout, "newswired");
         return 0;
-    case NW_CLI_VERSION:
+    }
+    if (action == NW_CLI_VERSION) {
         printf("newswired %s\n", NW_VERSION);
         return 0;
-    case NW_CLI_CHECK_CONFIG:
+    }
+    /* What the config names but the table cannot check: key files,
+     * patterns in lists. Errors here are configuration errors too. */
+    d.auth = nw_auth_new(&d.cfg, &err);
+    d.pubs = d.auth ? nw_publishers_new(&d.cfg, &err) : NULL;
+    if (d.auth == NULL || d.pubs == NULL) {
+        fprintf(stderr, "newswired: %s\n", err.message);
+        nw_auth_free(d.auth);
+        return 2;
+    }
+    if ((d.cfg.tls_cert[0] == '\0') != (d.cfg.tls_key[0] == '\0')) {
+        fprintf(stderr, "newswired: tls_cert and tls_key go together\n");
+        nw_auth_free(d.auth);
+        nw_publishers_free(d.pubs);
+        return 2;
+    }
+    if (action == NW_CLI_CHECK_CONFIG) {
         nw_config_dump(&d.cfg, stdout);
+        nw_auth_free(d.auth);
+        nw_publishers_free(d.pubs);
         return 0;
-    case NW_CLI_RUN:
-        break;
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -321,7 +400,10 @@ int main(int argc, char **argv)
     nw_log_route_lws();
     evthread_use_pthreads();
 
-    rc = daemon_start(&d);
+    d.argc = argc;
+    d.argv = argv;
+    d.limits = nw_limits_new(d.cfg.max_connections, d.cfg.max_connections_per_ip);
+    rc = d.limits ? daemon_start(&d) : -ENOMEM;
     if (rc == 0) {
         event_base_dispatch(d.base);
         nw_log(NW_LOG_INFO, "main", "stopped");

@@ -14,8 +14,11 @@ static const char *const ingest_names[NW_INGEST__COUNT] = {
 };
 static const char *const kind_names[NW_EVENT_KINDS] = {"new", "update", "kill", "withhold"};
 static const char *const drop_names[NW_DROP__COUNT] = {"overflow"};
-static const char *const close_names[NW_CLOSE__COUNT] = {"slow_consumer", "message_too_big",
-                                                         "policy", "shutdown"};
+static const char *const close_names[NW_CLOSE__COUNT] = {
+    "slow_consumer", "message_too_big", "policy",   "shutdown",    "token_invalid",
+    "token_expired", "forbidden",       "max_conn", "rate_limited"};
+static const char *const refuse_names[NW_REFUSE__COUNT] = {
+    "path", "subprotocol", "shutdown", "origin", "max_connections", "max_connections_per_ip"};
 
 const char *nw_ingest_result_name(nw_ingest_result_t r)
 {
@@ -67,6 +70,15 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
         evbuffer_add_printf(out, "newswire_ingest_items_total{result=\"%s\"} %llu\n",
                             ingest_names[i], (unsigned long long)NW_METRIC_GET(m->ingest[i]));
 
+    header(out, "newswire_api_auth_refused_total", "counter",
+           "API requests refused by publisher authorization, by reason.");
+    {
+        static const char *const reasons[] = {
+            "", "missing_key", "unknown_key", "not_loopback", "forbidden_topic", "rate_limited"};
+        for (unsigned i = 1; i < NW_ARRAY_LEN(reasons); i++)
+            evbuffer_add_printf(out, "newswire_api_auth_refused_total{reason=\"%s\"} %llu\n",
+                                reasons[i], (unsigned long long)NW_METRIC_GET(m->api_auth[i]));
+    }
     header(out, "newswire_wire_events_total", "counter", "Wire events read from Redis by kind.");
     for (unsigned i = 0; i < NW_EVENT_KINDS; i++)
         evbuffer_add_printf(out, "newswire_wire_events_total{kind=\"%s\"} %llu\n", kind_names[i],
@@ -139,6 +151,19 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     evbuffer_add_printf(out, "newswire_handshakes_rejected_total %lld\n",
                         (long long)GW_SUM(m, rejected_handshakes));
 
+    header(out, "newswire_handshakes_refused_total", "counter",
+           "WebSocket upgrades refused, by reason.");
+    for (unsigned r = 0; r < NW_REFUSE__COUNT; r++) {
+        int64_t s = 0;
+        for (unsigned g = 0; g < m->ngateways; g++)
+            s += (int64_t)NW_METRIC_GET(m->gateways[g].refused[r]);
+        evbuffer_add_printf(out, "newswire_handshakes_refused_total{reason=\"%s\"} %lld\n",
+                            refuse_names[r], (long long)s);
+    }
+    header(out, "newswire_subscriptions_forbidden_total", "counter",
+           "Subscriptions refused because no public pattern or token grant covers them.");
+    evbuffer_add_printf(out, "newswire_subscriptions_forbidden_total %lld\n",
+                        (long long)GW_SUM(m, forbidden));
     header(out, "newswire_drops_total", "counter", "Queued items dropped, by reason and urgency.");
     for (unsigned r = 0; r < NW_DROP__COUNT; r++) {
         for (unsigned u = 1; u <= 9; u++) {

@@ -36,12 +36,28 @@ typedef enum nw_drop_reason {
 } nw_drop_reason_t;
 
 typedef enum nw_close_reason {
-    NW_CLOSE_SLOW = 0, /* 1013: queue still over bound with urgent items */
-    NW_CLOSE_TOO_BIG,  /* 1009: client message over ws_max_frame */
-    NW_CLOSE_POLICY,   /* 1008: too many topics, binary on a JSON session... */
-    NW_CLOSE_SHUTDOWN, /* 1012: the server stops */
+    NW_CLOSE_SLOW = 0,      /* 1013: queue still over bound with urgent items */
+    NW_CLOSE_TOO_BIG,       /* 1009: client message over ws_max_frame */
+    NW_CLOSE_POLICY,        /* 1008: too many topics, binary on a JSON session... */
+    NW_CLOSE_SHUTDOWN,      /* 1012: the server stops */
+    NW_CLOSE_TOKEN_INVALID, /* 4001 */
+    NW_CLOSE_TOKEN_EXPIRED, /* 4002 */
+    NW_CLOSE_FORBIDDEN,     /* 4003 */
+    NW_CLOSE_MAX_CONN,      /* 4008 */
+    NW_CLOSE_RATE,          /* 4029 */
     NW_CLOSE__COUNT
 } nw_close_reason_t;
+
+/* Why an upgrade was refused. */
+typedef enum nw_refuse_reason {
+    NW_REFUSE_PATH = 0,    /* 404 */
+    NW_REFUSE_SUBPROTOCOL, /* 400 */
+    NW_REFUSE_SHUTDOWN,    /* 503 */
+    NW_REFUSE_ORIGIN,      /* 403 */
+    NW_REFUSE_TOTAL,       /* 503: max_connections */
+    NW_REFUSE_PER_IP,      /* 429: max_connections_per_ip */
+    NW_REFUSE__COUNT
+} nw_refuse_reason_t;
 
 #define NW_EVENT_KINDS 4 /* new, update, kill, withhold (see event.h) */
 
@@ -59,12 +75,15 @@ typedef struct nw_gateway_metrics {
     _Atomic uint64_t drops[NW_DROP__COUNT][10]; /* by urgency 1..9 (0 unused) */
     _Atomic uint64_t closes[NW_CLOSE__COUNT];
     _Atomic uint64_t rejected_handshakes;
+    _Atomic uint64_t refused[NW_REFUSE__COUNT]; /* upgrades refused, by reason */
+    _Atomic uint64_t forbidden;                 /* subscriptions refused (not granted) */
 } nw_gateway_metrics_t;
 
 #define NW_METRICS_MAX_GATEWAYS 64
 
 typedef struct nw_metrics {
     _Atomic uint64_t ingest[NW_INGEST__COUNT];
+    _Atomic uint64_t api_auth[8]; /* API requests refused, by nw_pub_verdict_t */
     _Atomic uint64_t wire_events[NW_EVENT_KINDS];
     _Atomic uint64_t wire_decode_errors;
     _Atomic uint64_t wire_backpressure_pauses;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -13,6 +14,7 @@
 #include "article.h"
 #include "codec.h"
 #include "log.h"
+#include "op.h"
 #include "recent.h"
 #include "topic.h"
 
@@ -226,7 +228,45 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
                                          fmt == NW_FORMAT_JSON ? "json" : "msgpack", "limits",
                                          "max_topics", (int)env->cfg->ws_max_topics,
                                          "max_message_bytes", (int)env->cfg->ws_max_frame));
+    lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
+    if (env->limits != NULL) {
+        /* checked at the upgrade already; a race between gateways may still
+         * push one over */
+        if (nw_limits_acquire(env->limits, s->peer) < 0) {
+            nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "too many connections", true);
+            return 0;
+        }
+        s->counted = true;
+    }
+    {
+        /* a token in the handshake: ?token= or Authorization: Bearer */
+        char buf[NW_OP_TOKEN_MAX + 16];
+        const char *token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+        if (token == NULL &&
+            lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+            strncasecmp(buf, "Bearer ", 7) == 0)
+            token = buf + 7;
+        if (token != NULL && token[0] != '\0')
+            nw_session_auth(s, token);
+    }
+    if (s->close_code != 0)
+        return 0;
     return nw_session_apply_url(s);
+}
+
+int nw_session_timer(nw_session_t *s)
+{
+    int64_t now = nw_now_ms();
+
+    if (s->grant == NULL || s->close_code != 0)
+        return 0;
+    if (now < s->grant->exp_ms) {
+        lws_set_timer_usecs(s->wsi, (lws_usec_t)(s->grant->exp_ms - now) * 1000);
+        return 0;
+    }
+    NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
+    nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
+    return 0;
 }
 
 void nw_session_closed(nw_session_t *s)
@@ -250,6 +290,17 @@ void nw_session_closed(nw_session_t *s)
         nw_outq_clear(s->held);
         free(s->held);
         s->held = NULL;
+    }
+    if (s->grant != NULL) {
+        if (s->grant->max_conn > 0)
+            nw_auth_sub_release(env->auth, s->grant->sub);
+        nw_grant_clear(s->grant);
+        free(s->grant);
+        s->grant = NULL;
+    }
+    if (s->counted) {
+        nw_limits_release(env->limits, s->peer);
+        s->counted = false;
     }
     {
         char sid[24];

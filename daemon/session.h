@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
+#include "connlimit.h"
 #include "event.h"
 #include "frame.h"
 #include "history.h"
@@ -26,12 +28,17 @@
 struct lws;
 
 /* WebSocket close codes the server uses (RFC 6455 section 7.4.1). */
-#define NW_WS_CLOSE_GOING_AWAY 1001 /* server shutting down */
-#define NW_WS_CLOSE_POLICY     1008 /* too many topics */
-#define NW_WS_CLOSE_TOO_BIG    1009 /* client message over ws_max_frame */
-#define NW_WS_CLOSE_INTERNAL   1011 /* out of memory */
-#define NW_WS_CLOSE_RESTART    1012 /* server stopping: resume elsewhere */
-#define NW_WS_CLOSE_TRY_AGAIN  1013 /* slow consumer: resume from the cursor */
+#define NW_WS_CLOSE_GOING_AWAY    1001 /* server shutting down */
+#define NW_WS_CLOSE_POLICY        1008 /* too many topics */
+#define NW_WS_CLOSE_TOO_BIG       1009 /* client message over ws_max_frame */
+#define NW_WS_CLOSE_INTERNAL      1011 /* out of memory */
+#define NW_WS_CLOSE_RESTART       1012 /* server stopping: resume elsewhere */
+#define NW_WS_CLOSE_TRY_AGAIN     1013 /* slow consumer: resume from the cursor */
+#define NW_WS_CLOSE_TOKEN_INVALID 4001 /* token refused */
+#define NW_WS_CLOSE_TOKEN_EXPIRED 4002 /* token expired (or not valid yet) */
+#define NW_WS_CLOSE_FORBIDDEN     4003 /* a new token does not cover the subscriptions */
+#define NW_WS_CLOSE_MAX_CONN      4008 /* too many sessions for the token's subject */
+#define NW_WS_CLOSE_RATE          4029 /* too many client messages */
 
 /* What sessions of one gateway thread share. */
 typedef struct nw_session_env {
@@ -44,6 +51,10 @@ typedef struct nw_session_env {
     nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
     uint16_t shutdown_code; /* close code sent when shutting down */
+
+    /* security, shared by every gateway thread */
+    nw_auth_t *auth;
+    nw_limits_t *limits;
 
     /* resume */
     nw_history_t *history;
@@ -77,6 +88,12 @@ typedef struct nw_session {
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 
+    nw_grant_t *grant;    /* what the session's token grants, or NULL */
+    bool counted;         /* counted in env->limits under peer */
+    char peer[48];        /* peer address */
+    uint32_t ops_milli;   /* rate limit: message tokens, in thousandths */
+    uint64_t ops_last_ms; /* rate limit: last refill (CLOCK_MONOTONIC) */
+
     /* a plain HTTP request on the public listener (recent.h) */
     bool http;
     bool http_waiting;
@@ -96,6 +113,14 @@ int nw_session_receive(nw_session_t *s, const void *in, size_t len);
 
 /* Writes queued frames (lws SERVER_WRITEABLE). Returns -1 to close. */
 int nw_session_writeable(nw_session_t *s);
+
+/* The session's lws timer fired (token expiry). Returns -1 to close. */
+int nw_session_timer(nw_session_t *s);
+
+/* Verifies token and makes it the session's grant; closes the session
+ * (4001, 4002, 4003, 4008) when it cannot be used. Returns -1 when the
+ * connection must close now. */
+int nw_session_auth(nw_session_t *s, const char *token);
 
 /* Releases everything (lws CLOSED). */
 void nw_session_closed(nw_session_t *s);

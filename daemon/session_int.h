@@ -31,6 +31,9 @@ int nw_session_apply_url(nw_session_t *s);
 /* Handles one complete client message. Returns -1 to close now. */
 int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, bool binary);
 
+/* Takes one message from the session's rate bucket; false when empty. */
+bool nw_session_rate_take(nw_session_t *s);
+
 /* Counts an item dropped by the overflow policy (nw_outq_drop_cb). */
 void nw_session_drop_cb(int urgency, void *arg);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -13,6 +14,7 @@
 #include "article.h"
 #include "codec.h"
 #include "log.h"
+#include "op.h"
 #include "topic.h"
 
 static bool subscribed_to(const nw_session_t *s, const char *pattern)
@@ -82,81 +84,6 @@ static int apply_subscribe(nw_session_t *s, const nw_topic_list_t *list, int min
     return 0;
 }
 
-/* Reads msg.topics as a list of patterns. Returns 0, or -1 after sending an
- * error frame, or 1 when there are more than the limit (caller closes). */
-static int read_topics(nw_session_t *s, const json_t *msg, nw_topic_list_t **out)
-{
-    const json_t *arr = json_object_get(msg, "topics");
-    const char **v;
-    nw_err_t err;
-    size_t n;
-    int rc = 0;
-
-    if (!json_is_array(arr) || json_array_size(arr) == 0) {
-        nw_session_send_error(s, "invalid_field",
-                              "\"topics\" must be a non-empty array of strings");
-        return -1;
-    }
-    n = json_array_size(arr);
-    if (n > s->env->cfg->ws_max_topics)
-        return 1;
-    v = calloc(n, sizeof(*v));
-    if (v == NULL) {
-        nw_session_send_error(s, "internal", "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        v[i] = json_string_value(json_array_get(arr, i));
-        if (v[i] == NULL) {
-            nw_session_send_error(s, "invalid_field",
-                                  "\"topics\" must be a non-empty array of strings");
-            rc = -1;
-        }
-    }
-    if (rc == 0 && nw_topic_list_from_array(v, n, n, true, "topics", out, &err) < 0) {
-        nw_session_send_error(s, "invalid_topic", err.message);
-        rc = -1;
-    }
-    free(v);
-    return rc;
-}
-
-/* Reads the optional min_urgency field: 0 when absent, 1..9, or -1 after
- * sending an error frame. */
-static int read_min_urgency(nw_session_t *s, const json_t *msg)
-{
-    const json_t *v = json_object_get(msg, "min_urgency");
-
-    if (v == NULL)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 9) {
-        nw_session_send_error(s, "invalid_field", "\"min_urgency\" must be an integer 1..9");
-        return -1;
-    }
-    return (int)json_integer_value(v);
-}
-
-/* Checks that msg has no member outside allowed (NULL-terminated). */
-static bool only_fields(nw_session_t *s, const json_t *msg, const char *const *allowed)
-{
-    const char *key;
-    json_t *value;
-
-    json_object_foreach((json_t *)msg, key, value)
-    {
-        bool ok = false;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok) {
-            char m[192];
-            snprintf(m, sizeof(m), "unknown field \"%.64s\"", key);
-            nw_session_send_error(s, "invalid_field", m);
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Starts a resume: the session holds its subscriptions already (live
  * events wait in held); the history service answers (since, last id
  * dispatched here]. Returns -1 when the session must close now. */
@@ -211,37 +138,22 @@ static int start_resume(nw_session_t *s, const nw_topic_list_t *list, const char
     return 0;
 }
 
-/* Checks since (a wire id) and epoch (hex, optional). Returns true, or false
- * after sending an error frame. */
-static bool valid_cursor(nw_session_t *s, const char *since, const char *epoch)
-{
-    uint64_t ms, seq;
-
-    if (since == NULL || strlen(since) >= NW_WIRE_ID_MAX ||
-        nw_stream_id_parse(since, &ms, &seq) < 0) {
-        nw_session_send_error(s, "invalid_field", "\"since\" must be an item id (\"<ms>-<seq>\")");
-        return false;
-    }
-    if (epoch != NULL && (strlen(epoch) == 0 || strlen(epoch) > 63 ||
-                          strspn(epoch, "0123456789abcdef") != strlen(epoch))) {
-        nw_session_send_error(s, "invalid_field",
-                              "\"epoch\" must be the epoch given in \"subscribed\"");
-        return false;
-    }
-    if (s->nsubs > 0 || s->replaying) {
-        nw_session_send_error(
-            s, "invalid_field",
-            "\"since\" is only accepted with the first subscription of a session");
-        return false;
-    }
-    return true;
-}
-
 /* Subscribes to list, resuming from since when given. Returns -1 when the
  * session must close now. */
 static int subscribe(nw_session_t *s, const nw_topic_list_t *list, int min_urgency,
                      const char *since, const char *epoch)
 {
+    for (size_t i = 0; i < list->n; i++) {
+        if (!nw_auth_pattern_allowed(s->env->auth, s->grant, list->v[i])) {
+            char m[NW_TOPIC_MAX_LEN + 96];
+            snprintf(m, sizeof(m), "not allowed to subscribe to \"%s\": %s", list->v[i],
+                     s->grant ? "the token does not grant it"
+                              : "it is not public and no token grants it");
+            NW_METRIC_INC(s->env->metrics->forbidden);
+            nw_session_send_error(s, "forbidden", m);
+            return 0;
+        }
+    }
     if (since == NULL)
         return apply_subscribe(s, list, min_urgency);
     switch (subscribe_list(s, list)) {
@@ -261,54 +173,24 @@ static int subscribe(nw_session_t *s, const nw_topic_list_t *list, int min_urgen
     return start_resume(s, list, since, epoch);
 }
 
-static int op_subscribe(nw_session_t *s, const json_t *msg)
+/* Handles one complete client message. Returns -1 to close now. */
+/* Checks that a resume is allowed now. Returns true, or false after
+ * sending an error message. */
+static bool resume_allowed(nw_session_t *s)
 {
-    static const char *const allowed[] = {"op", "topics", "min_urgency", "since", "epoch", NULL};
-    const json_t *since_j = json_object_get(msg, "since");
-    const json_t *epoch_j = json_object_get(msg, "epoch");
-    const char *since = json_string_value(since_j), *epoch = json_string_value(epoch_j);
-    nw_topic_list_t *list = NULL;
-    int mu, rc;
-
-    if (!only_fields(s, msg, allowed))
-        return 0;
-    if ((since_j != NULL && since == NULL) || (epoch_j != NULL && epoch == NULL)) {
-        nw_session_send_error(s, "invalid_field", "\"since\" and \"epoch\" must be strings");
-        return 0;
+    if (s->nsubs > 0 || s->replaying) {
+        nw_session_send_error(
+            s, "invalid_field",
+            "\"since\" is only accepted with the first subscription of a session");
+        return false;
     }
-    if (since_j != NULL && !valid_cursor(s, since, epoch))
-        return 0;
-    rc = read_topics(s, msg, &list);
-    if (rc == 1) {
-        NW_METRIC_INC(s->env->metrics->client_errors);
-        return nw_session_close_now(s, NW_WS_CLOSE_POLICY, "too many topics", NW_CLOSE_POLICY);
-    }
-    if (rc < 0)
-        return 0;
-    mu = read_min_urgency(s, msg);
-    if (mu >= 0)
-        rc = subscribe(s, list, mu, since, epoch);
-    nw_topic_list_free(list);
-    return rc;
+    return true;
 }
 
-static int op_unsubscribe(nw_session_t *s, const json_t *msg)
+static void op_unsubscribe(nw_session_t *s, const nw_topic_list_t *list)
 {
-    static const char *const allowed[] = {"op", "topics", NULL};
-    nw_topic_list_t *list = NULL;
-    json_t *removed;
-    int rc;
+    json_t *removed = json_array();
 
-    if (!only_fields(s, msg, allowed))
-        return 0;
-    rc = read_topics(s, msg, &list);
-    if (rc == 1) {
-        nw_session_send_error(s, "invalid_field", "too many topics in one request");
-        return 0;
-    }
-    if (rc < 0)
-        return 0;
-    removed = json_array();
     for (size_t i = 0; i < list->n; i++) {
         for (uint32_t j = 0; j < s->nsubs; j++) {
             if (strcmp(nw_sub_pattern(s->subs[j]), list->v[i]) == 0) {
@@ -320,17 +202,20 @@ static int op_unsubscribe(nw_session_t *s, const json_t *msg)
             }
         }
     }
-    nw_topic_list_free(list);
     nw_session_send_control(s, json_pack("{s:s, s:o}", "type", "unsubscribed", "topics", removed));
-    return 0;
 }
 
-/* Handles one complete client message. Returns -1 to close now. */
 int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, bool binary)
 {
-    json_t *msg;
-    const char *op;
-    int rc = 0;
+    nw_op_t op;
+    const char *code = NULL;
+    nw_err_t err;
+    int rc;
+
+    if (!nw_session_rate_take(s)) {
+        NW_METRIC_INC(s->env->metrics->client_errors);
+        return nw_session_close_now(s, NW_WS_CLOSE_RATE, "too many messages", NW_CLOSE_RATE);
+    }
 
     if (binary != (s->fmt == NW_FORMAT_MSGPACK)) {
         nw_session_send_error(s, "unsupported_frame",
@@ -339,41 +224,32 @@ int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, boo
                                   : "text messages are not accepted with newswire.v1.msgpack");
         return 0;
     }
-    if (s->fmt == NW_FORMAT_JSON) {
-        json_error_t jerr;
-        msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-        if (msg == NULL) {
-            char m[256];
-            snprintf(m, sizeof(m), "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                     jerr.text);
-            nw_session_send_error(s, "invalid_json", m);
-            return 0;
-        }
-    } else {
-        nw_err_t err;
-        if (nw_codec_msgpack_to_json(data, len, &msg, &err) < 0) {
-            char m[sizeof(err.field) + sizeof(err.message) + 32];
-            snprintf(m, sizeof(m), "invalid msgpack%s%s: %s", err.field[0] ? " at " : "", err.field,
-                     err.message);
-            nw_session_send_error(s, "invalid_msgpack", m);
-            return 0;
-        }
+    rc = nw_op_read(data, len, binary, s->env->cfg->ws_max_topics, &op, &code, &err);
+    if (rc == -E2BIG) {
+        NW_METRIC_INC(s->env->metrics->client_errors);
+        return nw_session_close_now(s, NW_WS_CLOSE_POLICY, "too many topics", NW_CLOSE_POLICY);
     }
-    op = json_string_value(json_object_get(msg, "op"));
-    if (!json_is_object(msg) || op == NULL)
-        nw_session_send_error(s, "invalid_message", "a message is an object with a string \"op\"");
-    else if (strcmp(op, "subscribe") == 0)
-        rc = op_subscribe(s, msg);
-    else if (strcmp(op, "unsubscribe") == 0)
-        rc = op_unsubscribe(s, msg);
-    else if (strcmp(op, "ping") == 0)
+    if (rc < 0) {
+        nw_session_send_error(s, code, err.message);
+        return 0;
+    }
+    rc = 0;
+    switch (op.kind) {
+    case NW_OP_SUBSCRIBE:
+        if (op.since == NULL || resume_allowed(s))
+            rc = subscribe(s, op.topics, op.min_urgency, op.since, op.epoch);
+        break;
+    case NW_OP_UNSUBSCRIBE:
+        op_unsubscribe(s, op.topics);
+        break;
+    case NW_OP_PING:
         nw_session_send_control(s, json_pack("{s:s}", "type", "pong"));
-    else {
-        char m[128];
-        snprintf(m, sizeof(m), "unknown op \"%.64s\"", op);
-        nw_session_send_error(s, "unknown_op", m);
+        break;
+    case NW_OP_AUTH:
+        rc = nw_session_auth(s, op.token);
+        break;
     }
-    json_decref(msg);
+    nw_op_clear(&op);
     return rc;
 }
 
@@ -483,7 +359,10 @@ int nw_session_apply_url(nw_session_t *s)
             nw_session_send_error(s, "invalid_topic", err.message);
             return 0;
         }
-        if (has_since && !valid_cursor(s, since, has_epoch ? epoch : NULL)) {
+        if (has_since && (!nw_op_cursor_valid(since) || (has_epoch && !nw_op_epoch_valid(epoch)))) {
+            nw_session_send_error(s, "invalid_field",
+                                  "\"since\" must be an item id and \"epoch\" the epoch given "
+                                  "in \"subscribed\"");
             nw_topic_list_free(list);
             return 0;
         }
@@ -496,4 +375,95 @@ int nw_session_apply_url(nw_session_t *s)
     if (mu > 0)
         s->min_urgency = (uint8_t)mu;
     return 0;
+}
+
+/* Closes with one of the 4xxx codes and counts why. */
+static void close_auth(nw_session_t *s, uint16_t code, const char *reason, nw_close_reason_t why)
+{
+    NW_METRIC_INC(s->env->metrics->closes[why]);
+    nw_log(NW_LOG_INFO, "session", "closing", "session=%u-%llu peer=%s code=%u reason=\"%s\"",
+           s->env->gateway_id, (unsigned long long)s->id, s->peer, code, reason);
+    nw_session_close(s, code, reason, true);
+}
+
+int nw_session_auth(nw_session_t *s, const char *token)
+{
+    nw_session_env_t *env = s->env;
+    int64_t now = nw_now_ms();
+    nw_grant_t *g = calloc(1, sizeof(*g));
+    const char *why = "invalid token";
+    char expires[NW_RFC3339_MAX];
+    json_t *topics;
+    int rc;
+
+    if (g == NULL) {
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
+        return 0;
+    }
+    rc = nw_auth_verify(env->auth, token, now, g, &why);
+    if (rc < 0) {
+        free(g);
+        if (rc == -NW_TOKEN_EXPIRED)
+            close_auth(s, NW_WS_CLOSE_TOKEN_EXPIRED, why, NW_CLOSE_TOKEN_EXPIRED);
+        else
+            close_auth(s, NW_WS_CLOSE_TOKEN_INVALID, why, NW_CLOSE_TOKEN_INVALID);
+        return 0;
+    }
+    /* A new token must cover what the session already holds. */
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        if (!nw_auth_pattern_allowed(env->auth, g, nw_sub_pattern(s->subs[i]))) {
+            nw_grant_clear(g);
+            free(g);
+            close_auth(s, NW_WS_CLOSE_FORBIDDEN, "token does not cover the subscriptions",
+                       NW_CLOSE_FORBIDDEN);
+            return 0;
+        }
+    }
+    if (s->grant != NULL && s->grant->max_conn > 0)
+        nw_auth_sub_release(env->auth, s->grant->sub);
+    if (s->grant != NULL) {
+        nw_grant_clear(s->grant);
+        free(s->grant);
+    }
+    s->grant = g;
+    if (g->max_conn > 0 && !nw_auth_sub_acquire(env->auth, g->sub, g->max_conn)) {
+        g->max_conn = 0; /* not counted: nothing to release */
+        close_auth(s, NW_WS_CLOSE_MAX_CONN, "too many sessions for this token", NW_CLOSE_MAX_CONN);
+        return 0;
+    }
+    /* the session ends when the token expires */
+    lws_set_timer_usecs(s->wsi, (lws_usec_t)(g->exp_ms - now) * 1000);
+    nw_rfc3339_format(g->exp_ms, expires);
+    topics = json_array();
+    for (size_t i = 0; topics != NULL && i < g->topics->n; i++)
+        json_array_append_new(topics, json_string(g->topics->v[i]));
+    nw_session_send_control(s, json_pack("{s:s, s:s, s:o, s:s}", "type", "authenticated", "sub",
+                                         g->sub, "topics", topics, "expires", expires));
+    return 0;
+}
+
+/* Takes one message from the session's rate bucket (ws_ops_per_sec,
+ * ws_ops_burst). Returns false when the bucket is empty. */
+bool nw_session_rate_take(nw_session_t *s)
+{
+    const nw_config_t *cfg = s->env->cfg;
+    struct timespec ts;
+    uint64_t now, cap = (uint64_t)cfg->ws_ops_burst * 1000;
+    uint64_t tokens = s->ops_milli;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (s->ops_last_ms == 0)
+        tokens = cap;
+    else
+        tokens += (now - s->ops_last_ms) * cfg->ws_ops_per_sec;
+    s->ops_last_ms = now;
+    if (tokens > cap)
+        tokens = cap;
+    if (tokens < 1000) {
+        s->ops_milli = (uint32_t)tokens;
+        return false;
+    }
+    s->ops_milli = (uint32_t)(tokens - 1000);
+    return true;
 }

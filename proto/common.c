@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Noreturn void nw_assert_fail(const char *expr, const char *file, int line)
 {
@@ -47,4 +48,12 @@ void nw_err_set(nw_err_t *err, const char *field, const char *fmt, ...)
     va_end(ap);
     err_trim_partial_utf8(err->field);
     err_trim_partial_utf8(err->message);
+}
+
+int64_t nw_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

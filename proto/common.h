@@ -3,6 +3,7 @@
 #define NW_COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define NW_MIN(a, b)    ((a) < (b) ? (a) : (b))
@@ -31,6 +32,9 @@ typedef struct nw_err {
     char field[128];
     char message[192];
 } nw_err_t;
+
+/* Unix time in milliseconds (CLOCK_REALTIME). */
+int64_t nw_now_ms(void);
 
 /* Fills err (which may be NULL) with field and a printf-style message. */
 void nw_err_set(nw_err_t *err, const char *field, const char *fmt, ...) NW_PRINTF(3, 4);

@@ -29,6 +29,7 @@
 --   conflict   same uri and version, other content (version = the stored one)
 --   stale      a higher version is stored or held (version = that one)
 --   idem_conflict  the Idempotency-Key was used for another request
+--   too_many_topics  the story's versions would span more than 32 topics
 -- For a replay of an Idempotency-Key (same key, same uri, version, topics and
 -- item), the first answer is returned again with a fifth element "replay".
 --
@@ -109,6 +110,11 @@ local stored = redis.call('HMGET', item_key, 'version', 'item', 'id', 'kind', 't
 local held = redis.call('HMGET', held_key, 'version', 'item')
 local want = tonumber(version)
 local all_topics = union(topics_csv, stored[5])
+if #split(all_topics) > 32 then
+  -- kills must be able to reach every topic of the story (an event names
+  -- at most 32 topics)
+  return {'too_many_topics', '', '', stored[1] or ''}
+end
 for _, t in ipairs(split(all_topics)) do
   err = check_type(prefix .. 'topic:' .. t, 'stream')
   if err then return err end

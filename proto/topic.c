@@ -378,3 +378,41 @@ fail:
     nw_topic_list_free(list);
     return rc;
 }
+
+/* Next segment of *p: its start and length; advances *p past it. */
+static const char *next_segment(const char **p, size_t *len)
+{
+    const char *s = *p;
+    const char *slash = strchr(s, '/');
+
+    *len = slash ? (size_t)(slash - s) : strlen(s);
+    *p = slash ? slash + 1 : NULL;
+    return s;
+}
+
+bool nw_topic_pattern_covers(const char *grant, const char *pattern)
+{
+    const char *g = grant, *p = pattern;
+
+    /* Walk both segment by segment: a grant "#" covers whatever is left; a
+     * grant "+" covers any one segment of the pattern but "#"; a literal
+     * covers only itself. */
+    while (g != NULL) {
+        size_t glen, plen;
+        const char *gs = next_segment(&g, &glen);
+        const char *ps;
+
+        if (glen == 1 && gs[0] == '#')
+            return true;
+        if (p == NULL)
+            return false;
+        ps = next_segment(&p, &plen);
+        if (plen == 1 && ps[0] == '#')
+            return false;
+        if (glen == 1 && gs[0] == '+')
+            continue;
+        if (plen != glen || memcmp(gs, ps, glen) != 0)
+            return false;
+    }
+    return p == NULL;
+}

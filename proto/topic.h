@@ -32,6 +32,12 @@ bool nw_topic_is_wildcard(const char *pattern);
 /* True if the valid pattern matches the valid concrete topic. */
 bool nw_topic_match(const char *pattern, const char *topic);
 
+/* True if every topic that the valid pattern matches is matched by the
+ * valid pattern grant too ("monde/#" covers "monde/+", "monde/afrique/#"
+ * and "monde"; "monde/+" does not cover "monde/#"). Used to check that a
+ * subscription stays inside what a subscriber is granted. */
+bool nw_topic_pattern_covers(const char *grant, const char *pattern);
+
 /* A list of distinct topics or patterns, owned. */
 typedef struct nw_topic_list {
     size_t n;

@@ -62,12 +62,17 @@ static const num_key_t num_keys[] = {
     {"recent_count", U(recent_count), 0, 1000},
     {"recent_scan", U(recent_scan), 10, 1000000},
     {"history_max_pending", U(history_max_pending), 1, 1000000},
+    {"max_connections", U(max_connections), 0, 10000000},
+    {"max_connections_per_ip", U(max_connections_per_ip), 0, 10000000},
+    {"ws_ops_per_sec", U(ws_ops_per_sec), 1, 100000},
+    {"ws_ops_burst", U(ws_ops_burst), 1, 100000},
     {"shutdown_timeout", U(shutdown_timeout_ms), 0, 600000},
 };
 
 /* The keys that are not numbers; with num_keys, every documented key. */
-static const char *const other_keys[] = {"redis", "listen", "api_listen", "log_level",
-                                         "redis_prefix"};
+static const char *const other_keys[] = {
+    "redis",           "listen",     "api_listen",     "log_level", "redis_prefix", "public_topics",
+    "allowed_origins", "jwt_secret", "jwt_public_key", "tls_cert",  "tls_key",      "static_dir"};
 
 static unsigned long long num_get(const nw_config_t *cfg, const num_key_t *k)
 {
