@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -93,6 +94,52 @@ static void serve_ready(nw_api_t *api, nw_http_req_t *req)
                          "wire", wire_up));
 }
 
+/* True if origin is in api_cors_origins ("*" allows any). */
+static bool cors_allowed(const nw_api_t *api, const char *origin)
+{
+    const char *list = api->cfg->api_cors_origins;
+    size_t olen = strlen(origin);
+
+    for (const char *p = list; *p;) {
+        size_t n;
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        if ((n == 1 && p[0] == '*') || (n == olen && strncasecmp(p, origin, n) == 0))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* CORS for browser pages calling the API (the demo page): allowed origins
+ * get Access-Control-Allow-Origin; a preflight (OPTIONS) is answered here.
+ * Returns true when the request was answered. */
+static bool cors(nw_api_t *api, nw_http_req_t *req)
+{
+    const char *origin = nw_http_req_header(req, "Origin");
+    bool allowed = origin != NULL && cors_allowed(api, origin);
+
+    if (allowed) {
+        nw_http_req_add_header(req, "Access-Control-Allow-Origin", origin);
+        nw_http_req_add_header(req, "Vary", "Origin");
+    }
+    if (!method_is(req, "OPTIONS"))
+        return false;
+    if (!allowed) {
+        nw_http_reply_error(req, 403, "origin not allowed (api_cors_origins)", NULL);
+        return true;
+    }
+    nw_http_req_add_header(req, "Access-Control-Allow-Methods", "GET, POST, DELETE");
+    nw_http_req_add_header(req, "Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, Newswire-Topics, Idempotency-Key");
+    nw_http_req_add_header(req, "Access-Control-Max-Age", "600");
+    nw_http_reply(req, 204, NULL, NULL, 0);
+    return true;
+}
+
 /* Identifies the publisher of a /v1/ request. Returns its name, or NULL
  * after answering 401 or 403. */
 static const char *identify(nw_api_t *api, nw_http_req_t *req)
@@ -125,6 +172,8 @@ static void request_cb(nw_http_req_t *req, void *arg)
     bool get = method_is(req, "GET") || method_is(req, "HEAD");
     const char *who = NULL;
 
+    if (strncmp(path, "/v1/", 4) == 0 && cors(api, req))
+        return; /* a preflight, answered */
     if (strncmp(path, "/v1/", 4) == 0 && (who = identify(api, req)) == NULL)
         return;
 

@@ -164,6 +164,11 @@ void nw_auth_free(nw_auth_t *a)
     free(a);
 }
 
+bool nw_auth_any_origin(const nw_auth_t *a)
+{
+    return a->origins == NULL;
+}
+
 bool nw_auth_tokens_enabled(const nw_auth_t *a)
 {
     return a->key != NULL;

@@ -57,6 +57,9 @@ bool nw_auth_pattern_allowed(const nw_auth_t *a, const nw_grant_t *g, const char
  * when allowed_origins is empty). */
 bool nw_auth_origin_allowed(const nw_auth_t *a, const char *origin);
 
+/* True when allowed_origins is empty (any origin). */
+bool nw_auth_any_origin(const nw_auth_t *a);
+
 /* True if tokens can be verified (a secret or public key is configured). */
 bool nw_auth_tokens_enabled(const nw_auth_t *a);
 

@@ -82,6 +82,8 @@ static const cfg_key_t cfg_keys[] = {
      "keep-alive idle time before an API connection is closed"},
     {"ingest_max_pending", NUM(CFG_UINT, ingest_max_pending), 1, 1000000, "4096",
      "publishes waiting for Redis at once (503 beyond)"},
+    {"api_cors_origins", STR(api_cors_origins), 0, 0, "",
+     "browser origins allowed to call the API (CORS), comma-separated, or * (empty: none)"},
     {"idempotency_ttl", NUM(CFG_S, idempotency_ttl_s), 1, 30u * 86400u, "24h",
      "how long an Idempotency-Key is remembered"},
     {"embargo_poll", NUM(CFG_MS, embargo_poll_ms), 10, 60000, "1s",

@@ -74,6 +74,7 @@ typedef struct nw_config {
     unsigned api_body_timeout_ms;
     unsigned api_idle_timeout_ms;
     unsigned ingest_max_pending;
+    char api_cors_origins[NW_CONFIG_LIST_MAX];
     unsigned idempotency_ttl_s;
     unsigned embargo_poll_ms;
     unsigned embargo_batch;

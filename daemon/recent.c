@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "op.h"
 #include "topic.h"
 
 /* Prepares a JSON response; the body is copied. */
@@ -47,6 +49,39 @@ static int track(nw_session_env_t *env, nw_session_t *s)
     return nw_strmap_put(env->by_id, sid, strlen(sid), s);
 }
 
+/* Browser origin and token checks. Returns 0 to go on, 1 when an error is
+ * prepared, -1 to close. Remembers the origin to allow in the answer. */
+static int authorize(nw_session_env_t *env, nw_session_t *s, struct lws *wsi, const char *topic)
+{
+    char origin[512], buf[NW_OP_TOKEN_MAX + 16];
+    const char *token, *why = NULL;
+    nw_grant_t g;
+    bool allowed;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+            !nw_auth_origin_allowed(env->auth, origin))
+            return prepare_error(s, HTTP_STATUS_FORBIDDEN, "origin not allowed") < 0 ? -1 : 1;
+        s->http_origin = strdup(nw_auth_any_origin(env->auth) ? "*" : origin);
+    }
+    token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+    if (token == NULL && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+        strncasecmp(buf, "Bearer ", 7) == 0)
+        token = buf + 7;
+    memset(&g, 0, sizeof(g));
+    if (token != NULL && token[0] != '\0' &&
+        nw_auth_verify(env->auth, token, nw_now_ms(), &g, &why) < 0)
+        return prepare_error(s, HTTP_STATUS_UNAUTHORIZED, why) < 0 ? -1 : 1;
+    allowed = nw_auth_pattern_allowed(env->auth, token ? &g : NULL, topic);
+    nw_grant_clear(&g);
+    if (!allowed)
+        return prepare_error(s, HTTP_STATUS_FORBIDDEN,
+                             "not allowed: the topic is not public and no token grants it") < 0
+                   ? -1
+                   : 1;
+    return 0;
+}
+
 int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi, const char *path)
 {
     static const char prefix[] = "/v1/topics/", suffix[] = "/recent";
@@ -71,6 +106,11 @@ int nw_recent_http_start(nw_session_env_t *env, nw_session_t *s, struct lws *wsi
     topic[tlen] = '\0';
     if (nw_topic_pattern_check(topic, tlen, "topic", &err) < 0)
         return prepare_error(s, HTTP_STATUS_BAD_REQUEST, err.message);
+    if (env->auth != NULL) {
+        int rc = authorize(env, s, wsi, topic);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+    }
     limit_s = lws_get_urlarg_by_name(wsi, "limit=", buf, sizeof(buf));
     if (limit_s != NULL) {
         char *end;
@@ -157,6 +197,12 @@ int nw_recent_http_writeable(nw_session_t *s)
                                     (const unsigned char *)"no-cache", 8, &p, end) ||
         lws_add_http_header_by_name(s->wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
+        (s->http_origin != NULL &&
+         (lws_add_http_header_by_name(s->wsi, (const unsigned char *)"access-control-allow-origin:",
+                                      (const unsigned char *)s->http_origin,
+                                      (int)strlen(s->http_origin), &p, end) ||
+          lws_add_http_header_by_name(s->wsi, (const unsigned char *)"vary:",
+                                      (const unsigned char *)"origin", 6, &p, end))) ||
         lws_finalize_write_http_header(s->wsi, start, &p, end))
         return -1;
     body = malloc(LWS_PRE + s->http_len);
@@ -186,6 +232,8 @@ void nw_recent_http_closed(nw_session_env_t *env, nw_session_t *s)
     }
     free(s->http_body);
     s->http_body = NULL;
+    free(s->http_origin);
+    s->http_origin = NULL;
     s->http = false;
     s->id = 0;
 }

@@ -100,6 +100,7 @@ typedef struct nw_session {
     int http_status;
     char *http_body;
     size_t http_len;
+    char *http_origin; /* Access-Control-Allow-Origin to send, or NULL */
 } nw_session_t;
 
 /* Starts a session on an established connection: sends hello, and applies

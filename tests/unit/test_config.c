@@ -72,7 +72,7 @@ static const num_key_t num_keys[] = {
 /* The keys that are not numbers; with num_keys, every documented key. */
 static const char *const other_keys[] = {
     "redis",           "listen",     "api_listen",     "log_level", "redis_prefix", "public_topics",
-    "allowed_origins", "jwt_secret", "jwt_public_key", "tls_cert",  "tls_key",      "static_dir"};
+    "allowed_origins", "jwt_secret", "jwt_public_key", "tls_cert",  "tls_key",      "static_dir", "api_cors_origins"};
 
 static unsigned long long num_get(const nw_config_t *cfg, const num_key_t *k)
 {
