@@ -147,6 +147,7 @@ class Daemon:
         self.port = free_port()
         self.api_port = free_port()
         self.prefix = f"t{uuid.uuid4().hex[:10]}:"
+        self.fixed_ports = False  # set when a test chose the ports itself
         self.args = list(args)
         self.proc = None
         self.log_path = self.dir / f"newswired-{self.port}.log"
@@ -159,10 +160,27 @@ class Daemon:
                 f"redis_prefix={self.prefix}", "--log-level", "debug", *self.args]
 
     def start(self, wait_ready=True):
-        self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=self.log_file, stderr=self.log_file)
-        if wait_ready:
-            wait_until(self.ready, what="newswired /readyz")
+        """Starts newswired. free_port() can race with another process
+        taking the port before newswired binds it: when the daemon exits at
+        once because it cannot listen, it is started again on fresh ports
+        (a few times)."""
+        for attempt in range(5):
+            self.log_file = open(self.log_path, "ab")
+            mark = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self.proc = subprocess.Popen(self.command(), stdout=self.log_file,
+                                         stderr=self.log_file)
+            if not wait_ready:
+                return self
+            try:
+                wait_until(self.ready, what="newswired /readyz")
+                return self
+            except AssertionError:
+                failed_to_listen = (self.proc.poll() is not None and
+                                    "cannot listen" in self.log()[mark:])
+                if not failed_to_listen or attempt == 4 or self.fixed_ports:
+                    raise
+                self.log_file.close()
+                self.port, self.api_port = free_port(), free_port()
         return self
 
     def ready(self):
@@ -251,6 +269,7 @@ def start_daemon(redis_server, tmp_path):
         d = Daemon(redis_url or redis_server.url, tmp_path, args)
         if argv is not None:
             d.argv = list(argv)
+            d.fixed_ports = True
             d.port = port if port is not None else d.port
             d.api_port = api_port if api_port is not None else d.api_port
         started.append(d)
