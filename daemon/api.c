@@ -214,6 +214,27 @@ static void request_cb(nw_http_req_t *req, void *arg)
     }
 }
 
+/* The HTTP server's limits from the configuration. */
+static void http_limits(const nw_config_t *cfg, nw_http_limits_t *lim)
+{
+    nw_http_limits_default(lim);
+    lim->max_body_bytes = cfg->api_max_body;
+    lim->max_header_bytes = cfg->api_max_header_bytes;
+    lim->max_headers = cfg->api_max_headers;
+    lim->max_connections = cfg->api_max_connections;
+    lim->header_timeout_ms = cfg->api_header_timeout_ms;
+    lim->body_timeout_ms = cfg->api_body_timeout_ms;
+    lim->idle_timeout_ms = cfg->api_idle_timeout_ms;
+}
+
+void nw_api_set_limits(nw_api_t *api)
+{
+    nw_http_limits_t lim;
+
+    http_limits(api->cfg, &lim);
+    nw_http_server_set_limits(api->http, &lim);
+}
+
 nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics_t *metrics,
                      nw_ingest_t *ingest, nw_embargo_t *embargo, nw_api_ready_cb ready,
                      void *ready_arg)
@@ -229,14 +250,7 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
     api->embargo = embargo;
     api->ready = ready;
     api->ready_arg = ready_arg;
-    nw_http_limits_default(&lim);
-    lim.max_body_bytes = cfg->api_max_body;
-    lim.max_header_bytes = cfg->api_max_header_bytes;
-    lim.max_headers = cfg->api_max_headers;
-    lim.max_connections = cfg->api_max_connections;
-    lim.header_timeout_ms = cfg->api_header_timeout_ms;
-    lim.body_timeout_ms = cfg->api_body_timeout_ms;
-    lim.idle_timeout_ms = cfg->api_idle_timeout_ms;
+    http_limits(cfg, &lim);
     api->http = nw_http_server_new(base, &lim, request_cb, api);
     if (api->http == NULL) {
         free(api);

@@ -31,6 +31,9 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
  * reload). Required before serving. */
 void nw_api_set_publishers(nw_api_t *api, nw_publishers_t *pubs);
 
+/* Applies the configuration's HTTP limits again (after a reload). */
+void nw_api_set_limits(nw_api_t *api);
+
 /* Listens on cfg->api_listen. Returns 0 or a negative errno. */
 int nw_api_listen(nw_api_t *api);
 

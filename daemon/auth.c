@@ -3,7 +3,7 @@
 #include "auth.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,6 @@
 #include <jwt.h>
 
 #include "log.h"
-#include "strmap.h"
 
 #define NW_AUTH_KEY_MAX (64 * 1024)
 
@@ -23,8 +22,7 @@ struct nw_auth {
     unsigned char *key;             /* HS256 secret or PEM public key */
     size_t key_len;
     bool key_is_public; /* RS256/ES256 */
-    pthread_mutex_t lock;
-    nw_strmap_t *subs; /* sub -> count (as a uintptr_t) */
+    atomic_uint refs;
 };
 
 /* Reads a whole file (at most NW_AUTH_KEY_MAX bytes). */
@@ -91,12 +89,7 @@ nw_auth_t *nw_auth_new(const nw_config_t *cfg, nw_err_t *err)
         nw_err_set(err, "", "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&a->lock, NULL);
-    a->subs = nw_strmap_new();
-    if (a->subs == NULL) {
-        nw_err_set(err, "", "out of memory");
-        goto fail;
-    }
+    atomic_init(&a->refs, 1);
     if (cfg->public_topics[0] != '\0' &&
         nw_topic_list_parse(cfg->public_topics, strlen(cfg->public_topics), 1024, true,
                             "public_topics", &a->public_topics, err) < 0)
@@ -152,15 +145,19 @@ fail:
     return NULL;
 }
 
+nw_auth_t *nw_auth_ref(nw_auth_t *a)
+{
+    atomic_fetch_add(&a->refs, 1);
+    return a;
+}
+
 void nw_auth_free(nw_auth_t *a)
 {
-    if (a == NULL)
+    if (a == NULL || atomic_fetch_sub(&a->refs, 1) != 1)
         return;
     nw_topic_list_free(a->public_topics);
     free_list(a->origins);
     free(a->key);
-    nw_strmap_free(a->subs);
-    pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
@@ -299,30 +296,4 @@ bool nw_auth_origin_allowed(const nw_auth_t *a, const char *origin)
             return true;
     }
     return false;
-}
-
-bool nw_auth_sub_acquire(nw_auth_t *a, const char *sub, unsigned max_conn)
-{
-    uintptr_t n;
-    bool ok = false;
-
-    pthread_mutex_lock(&a->lock);
-    n = (uintptr_t)nw_strmap_get(a->subs, sub, strlen(sub));
-    if (n < max_conn && nw_strmap_put(a->subs, sub, strlen(sub), (void *)(n + 1)) == 0)
-        ok = true;
-    pthread_mutex_unlock(&a->lock);
-    return ok;
-}
-
-void nw_auth_sub_release(nw_auth_t *a, const char *sub)
-{
-    uintptr_t n;
-
-    pthread_mutex_lock(&a->lock);
-    n = (uintptr_t)nw_strmap_get(a->subs, sub, strlen(sub));
-    if (n <= 1)
-        nw_strmap_del(a->subs, sub, strlen(sub));
-    else
-        nw_strmap_put(a->subs, sub, strlen(sub), (void *)(n - 1));
-    pthread_mutex_unlock(&a->lock);
 }

@@ -9,8 +9,8 @@
  * pattern covers it entirely (nw_topic_pattern_covers), so a token for
  * "monde/#" never receives "sport" items, even through "#".
  *
- * An nw_auth_t is immutable once built and shared by every gateway thread;
- * the connection counters it carries are locked. */
+ * An nw_auth_t is immutable once built and shared (reference-counted) by
+ * every gateway thread; a reload builds a new one. */
 #ifndef NW_AUTH_H
 #define NW_AUTH_H
 
@@ -41,6 +41,11 @@ typedef enum nw_token_error {
  * and allowed_origins. Returns NULL with err naming the key at fault. */
 nw_auth_t *nw_auth_new(const nw_config_t *cfg, nw_err_t *err);
 
+/* Takes a reference: gateway threads each hold one, so a reload can
+ * replace the policy while they still use the old one. */
+nw_auth_t *nw_auth_ref(nw_auth_t *a);
+
+/* Drops a reference; the last one frees. Accepts NULL. */
 void nw_auth_free(nw_auth_t *a);
 
 /* Verifies token; on success fills *g (release with nw_grant_clear) and
@@ -62,10 +67,5 @@ bool nw_auth_any_origin(const nw_auth_t *a);
 
 /* True if tokens can be verified (a secret or public key is configured). */
 bool nw_auth_tokens_enabled(const nw_auth_t *a);
-
-/* Counts a session for sub; returns false (and counts nothing) when
- * max_conn sessions already hold it. */
-bool nw_auth_sub_acquire(nw_auth_t *a, const char *sub, unsigned max_conn);
-void nw_auth_sub_release(nw_auth_t *a, const char *sub);
 
 #endif

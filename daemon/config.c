@@ -141,6 +141,72 @@ static const cfg_key_t cfg_keys[] = {
      "time allowed on SIGTERM for in-flight publishes and WebSocket closes"},
 };
 
+/* Keys a reload (SIGHUP) cannot change: they shape listeners, threads and
+ * connections made at start. */
+static const char *const static_keys[] = {
+    "redis",
+    "listen",
+    "api_listen",
+    "redis_prefix",
+    "redis_connect_timeout",
+    "redis_command_timeout",
+    "redis_reconnect_max",
+    "gateway_threads",
+    "handoff_queue_events",
+    "ws_ping_interval",
+    "ws_idle_timeout",
+    "ws_handshake_timeout",
+    "tls_cert",
+    "tls_key",
+};
+
+/* Bytes of a key's value in nw_config_t. */
+static size_t cfg_value_size(const cfg_key_t *k)
+{
+    switch (k->type) {
+    case CFG_STR:
+        return k->size;
+    case CFG_SIZE:
+        return sizeof(size_t);
+    case CFG_LISTEN:
+        return sizeof(nw_listen_addr_t);
+    case CFG_REDIS:
+        return sizeof(((nw_config_t *)0)->redis_url);
+    case CFG_LOGLEVEL:
+        return sizeof(int);
+    default:
+        return sizeof(unsigned);
+    }
+}
+
+static const cfg_key_t *cfg_find(const char *name);
+
+size_t nw_config_keep_static(nw_config_t *next, const nw_config_t *cur, char *changed, size_t size)
+{
+    size_t n = 0, o = 0;
+
+    if (size > 0)
+        changed[0] = '\0';
+    for (size_t i = 0; i < NW_ARRAY_LEN(static_keys); i++) {
+        const cfg_key_t *k = cfg_find(static_keys[i]);
+        size_t vs = cfg_value_size(k);
+        char *np = (char *)next + k->offset;
+        const char *cp = (const char *)cur + k->offset;
+
+        if (memcmp(np, cp, vs) == 0)
+            continue;
+        memcpy(np, cp, vs);
+        if (k->type == CFG_REDIS)
+            next->redis = cur->redis;
+        if (o < size) {
+            int w = snprintf(changed + o, size - o, "%s%s", n ? "," : "", k->name);
+            o += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
+}
+
 static const cfg_key_t *cfg_find(const char *name)
 {
     for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++) {

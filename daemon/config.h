@@ -136,6 +136,12 @@ int nw_config_parse_listen(const char *s, nw_listen_addr_t *out);
 /* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". */
 int nw_config_parse_redis_url(const char *s, nw_redis_addr_t *out);
 
+/* For a reload: copies into next the current values of the keys that
+ * cannot change without a restart (listeners, Redis address, threads, TLS,
+ * WebSocket timeouts), and lists those that differed, comma-separated, in
+ * changed. Returns how many differed. */
+size_t nw_config_keep_static(nw_config_t *next, const nw_config_t *cur, char *changed, size_t size);
+
 /* Writes every key with its effective value, one "key = value" per line (the
  * Redis password is masked). */
 void nw_config_dump(const nw_config_t *cfg, FILE *out);

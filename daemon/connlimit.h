@@ -3,6 +3,8 @@
 #ifndef NW_CONNLIMIT_H
 #define NW_CONNLIMIT_H
 
+#include <stdbool.h>
+
 typedef struct nw_limits nw_limits_t;
 
 /* max_total and max_per_ip: 0 means no limit. */
@@ -18,5 +20,13 @@ int nw_limits_acquire(nw_limits_t *l, const char *ip);
 int nw_limits_check(nw_limits_t *l, const char *ip);
 
 void nw_limits_release(nw_limits_t *l, const char *ip);
+
+/* Replaces the bounds (on reload); sessions already open stay open. */
+void nw_limits_set(nw_limits_t *l, unsigned max_total, unsigned max_per_ip);
+
+/* Counts a session for a token subject; false (nothing counted) when
+ * max_conn sessions already hold it. */
+bool nw_limits_sub_acquire(nw_limits_t *l, const char *sub, unsigned max_conn);
+void nw_limits_sub_release(nw_limits_t *l, const char *sub);
 
 #endif

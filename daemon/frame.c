@@ -20,6 +20,7 @@ nw_frame_t *nw_frame_alloc(size_t len, nw_format_t fmt, int urgency)
         return NULL;
     f->refs = 1;
     f->id_ms = f->id_seq = 0;
+    f->ingest_ms = 0;
     f->len = (uint32_t)len;
     f->urgency = (uint8_t)urgency;
     f->binary = fmt == NW_FORMAT_MSGPACK;
@@ -124,6 +125,7 @@ nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
         return NULL;
     f->id_ms = ev->id_ms;
     f->id_seq = ev->id_seq;
+    f->ingest_ms = ev->ingest_ms;
     p = f->payload;
     memcpy(p, head->data, head->len);
     p += head->len;
@@ -147,6 +149,7 @@ nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
         return NULL;
     c->id_ms = f->id_ms;
     c->id_seq = f->id_seq;
+    c->ingest_ms = f->ingest_ms;
     p = c->payload;
     if (fmt == NW_FORMAT_JSON) {
         p += sprintf((char *)p, "{\"cursor\":\"%s\",", id);

@@ -26,6 +26,7 @@ typedef enum nw_format {
 
 typedef struct nw_frame {
     uint64_t id_ms, id_seq; /* item frames: the event id; 0-0 for control frames */
+    int64_t ingest_ms;      /* live item frames: ingest time (latency metric); 0 otherwise */
     uint32_t refs;
     uint32_t len;    /* payload bytes after the headroom */
     uint8_t urgency; /* 1..9 for items, NW_URGENCY_CONTROL otherwise */

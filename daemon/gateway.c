@@ -23,7 +23,8 @@
 
 struct nw_gateway {
     unsigned index;
-    const nw_config_t *cfg;
+    const nw_config_t *cfg; /* as at start: listeners, TLS, threads */
+    nw_config_t *own_cfg;   /* this gateway's copy, replaced on reload */
     nw_gateway_metrics_t *metrics;
     nw_handoff_t *handoff;
     struct lws_context *ctx;
@@ -37,14 +38,19 @@ struct nw_gateway {
     int start_rc;
     bool closed;
 
+    /* a reload handed over by the core thread, applied at the next wake-up */
+    nw_config_t *pending_cfg;
+    nw_auth_t *pending_auth;
+
     /* history answers handed back by the core thread */
     nw_hist_req_t *replies;
     char position[NW_WIRE_ID_MAX]; /* wire position set by the core, under lock */
     bool position_set;
 
-    atomic_bool stop;    /* core: close sessions, refuse new ones */
-    atomic_bool drained; /* gateway: stop seen and no session left */
-    atomic_bool quit;    /* core: leave the loop */
+    atomic_uint_fast64_t heartbeat; /* gateway: counts wake-ups (watchdog) */
+    atomic_bool stop;               /* core: close sessions, refuse new ones */
+    atomic_bool drained;            /* gateway: stop seen and no session left */
+    atomic_bool quit;               /* core: leave the loop */
 
     /* gateway-thread state */
     nw_session_env_t env;
@@ -142,7 +148,18 @@ static void gw_wake_cb(nw_gateway_t *gw)
     nw_hist_req_t *replies;
     size_t n;
 
+    atomic_fetch_add(&gw->heartbeat, 1);
     pthread_mutex_lock(&gw->lock);
+    if (gw->pending_cfg != NULL) {
+        /* a reload: sessions read limits through env.cfg and env.auth */
+        free(gw->own_cfg);
+        gw->own_cfg = gw->pending_cfg;
+        gw->env.cfg = gw->own_cfg;
+        gw->pending_cfg = NULL;
+        nw_auth_free(gw->env.auth);
+        gw->env.auth = gw->pending_auth;
+        gw->pending_auth = NULL;
+    }
     if (gw->position_set) {
         /* The tail (re)started: every event after this id will come. */
         gw->position_set = false;
@@ -317,7 +334,7 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return rc;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
             lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
-            rc = nw_static_serve(wsi, gw->cfg->static_dir, (const char *)in);
+            rc = nw_static_serve(wsi, gw->env.cfg->static_dir, (const char *)in);
             if (rc <= 0)
                 return rc;
         }
@@ -405,8 +422,25 @@ static void gw_hist_done_cb(nw_hist_req_t *req, void *arg)
 
 void nw_gateway_set_security(nw_gateway_t *gw, nw_auth_t *auth, nw_limits_t *limits)
 {
-    gw->env.auth = auth;
+    gw->env.auth = nw_auth_ref(auth);
     gw->env.limits = limits;
+}
+
+int nw_gateway_reconfigure(nw_gateway_t *gw, const nw_config_t *cfg, nw_auth_t *auth)
+{
+    nw_config_t *copy = malloc(sizeof(*copy));
+
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, cfg, sizeof(*copy));
+    pthread_mutex_lock(&gw->lock);
+    free(gw->pending_cfg);
+    nw_auth_free(gw->pending_auth);
+    gw->pending_cfg = copy;
+    gw->pending_auth = nw_auth_ref(auth);
+    pthread_mutex_unlock(&gw->lock);
+    nw_gateway_wake(gw);
+    return 0;
 }
 
 void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history)
@@ -439,7 +473,11 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
         goto fail;
     pthread_mutex_init(&gw->lock, NULL);
     pthread_cond_init(&gw->cond, NULL);
-    gw->env.cfg = cfg;
+    gw->own_cfg = malloc(sizeof(*gw->own_cfg));
+    if (gw->own_cfg == NULL)
+        goto fail;
+    memcpy(gw->own_cfg, cfg, sizeof(*cfg));
+    gw->env.cfg = gw->own_cfg;
     gw->env.metrics = gw->metrics;
     gw->env.gateway_id = index;
     gw->env.hist_done = gw_hist_done_cb;
@@ -461,6 +499,7 @@ fail:
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
     nw_strmap_free(gw->env.by_id);
+    free(gw->own_cfg);
     free(gw);
     return NULL;
 }
@@ -506,6 +545,11 @@ void nw_gateway_stop(nw_gateway_t *gw)
     nw_gateway_wake(gw);
 }
 
+uint64_t nw_gateway_heartbeat(nw_gateway_t *gw)
+{
+    return atomic_load(&gw->heartbeat);
+}
+
 bool nw_gateway_drained(nw_gateway_t *gw)
 {
     return !gw->thread_started || atomic_load(&gw->drained);
@@ -535,6 +579,10 @@ void nw_gateway_free(nw_gateway_t *gw)
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
     nw_strmap_free(gw->env.by_id);
+    free(gw->pending_cfg);
+    nw_auth_free(gw->pending_auth);
+    nw_auth_free(gw->env.auth);
+    free(gw->own_cfg);
     free(gw->hits);
     free(gw);
 }

@@ -50,9 +50,16 @@ void nw_gateway_set_position(nw_gateway_t *gw, const char *id);
  * before nw_gateway_start(). */
 void nw_gateway_set_history(nw_gateway_t *gw, nw_history_t *history);
 
-/* Gives the gateway the subscriber policy and the connection limits
- * (borrowed, shared by every gateway). Call before nw_gateway_start(). */
+/* Gives the gateway the subscriber policy (a new reference is taken) and
+ * the connection limits (borrowed, shared by every gateway). Call before
+ * nw_gateway_start(). */
 void nw_gateway_set_security(nw_gateway_t *gw, nw_auth_t *auth, nw_limits_t *limits);
+
+/* Hands a reloaded configuration (copied) and subscriber policy (a new
+ * reference) to the gateway thread, which applies them at its next
+ * wake-up; open sessions are kept and use the new limits from then on.
+ * Returns 0 or -ENOMEM. */
+int nw_gateway_reconfigure(nw_gateway_t *gw, const nw_config_t *cfg, nw_auth_t *auth);
 
 /* Wakes the gateway thread to drain its queue. */
 void nw_gateway_wake(nw_gateway_t *gw);
@@ -61,6 +68,10 @@ void nw_gateway_wake(nw_gateway_t *gw);
  * after flushing what is queued, and to refuse new ones, so that clients
  * resume elsewhere. Returns at once. */
 void nw_gateway_stop(nw_gateway_t *gw);
+
+/* How many times the gateway thread has woken up: the watchdog wakes every
+ * gateway and checks that each counted it. */
+uint64_t nw_gateway_heartbeat(nw_gateway_t *gw);
 
 /* True once, after nw_gateway_stop(), every session is closed. */
 bool nw_gateway_drained(nw_gateway_t *gw);

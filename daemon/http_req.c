@@ -282,11 +282,32 @@ void nw_http_req_add_header(nw_http_req_t *req, const char *name, const char *va
 
 /* Writes the response when the client is still there, then frees req; the
  * last reply after nw_http_server_free() also frees the server. */
+/* One access-log line per answered request: info for the newsroom API
+ * (/v1/...), debug for probes (/healthz, /readyz, /metrics). */
+static void access_log(const nw_http_req_t *req, int status, size_t len)
+{
+    struct timespec ts;
+    uint64_t now;
+    char qpath[300];
+    nw_log_level_t level = strncmp(req->path, "/v1/", 4) == 0 ? NW_LOG_INFO : NW_LOG_DEBUG;
+
+    if ((int)level < nw_log_level_get())
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    nw_log_write(level, "access", "request",
+                 "method=%s path=%s status=%d bytes=%zu ms=%llu peer=%s", nw_http_req_method(req),
+                 nw_log_quote(req->path, qpath, sizeof(qpath)), status, len,
+                 (unsigned long long)(now >= req->start_ms ? now - req->start_ms : 0), req->peer);
+}
+
 void nw_http_reply(nw_http_req_t *req, int status, const char *content_type, const void *body,
                    size_t len)
 {
     nw_http_server_t *srv = req->srv;
     nw_http_conn_t *c = req->conn;
+
+    access_log(req, status, len);
 
     if (c != NULL) {
         NW_ASSERT(c->req == req && c->state == CS_HANDLER);

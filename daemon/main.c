@@ -29,6 +29,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "publishers.h"
 #include "redis.h"
 #include "wire.h"
@@ -63,6 +64,10 @@ typedef struct daemon {
     struct event *sigint_ev, *sigterm_ev, *sighup_ev, *shutdown_ev;
     struct timespec shutdown_deadline;
     bool stopping;
+    struct event *service_ev; /* readiness, watchdog and status (systemd) */
+    bool ready_sent;
+    uint64_t *heartbeats; /* last heartbeat seen per gateway */
+    uint64_t watchdog_usec;
 } daemon_t;
 
 /* Wire sink: every gateway gets every event. */
@@ -119,6 +124,35 @@ static bool ready_cb(void *arg, bool *redis_up, bool *wire_up)
     return *redis_up && *wire_up && !d->stopping;
 }
 
+/* Every second (or twice per watchdog interval): tells systemd when the
+ * daemon first becomes ready, pets the watchdog only while the core loop
+ * runs and every gateway thread answered the previous wake-up, and keeps a
+ * status line. */
+static void service_cb(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_t *d = arg;
+    bool redis_up, wire_up, alive = true;
+    int64_t sessions = 0;
+
+    if (!d->ready_sent && ready_cb(d, &redis_up, &wire_up)) {
+        d->ready_sent = true;
+        nw_notify_ready("ready");
+        nw_log(NW_LOG_INFO, "main", "ready", "redis=up wire=up");
+    }
+    for (unsigned i = 0; i < d->ngateways; i++) {
+        uint64_t hb = nw_gateway_heartbeat(d->gateways[i]);
+        alive = alive && hb != d->heartbeats[i];
+        d->heartbeats[i] = hb;
+        nw_gateway_wake(d->gateways[i]);
+        sessions += (int64_t)NW_METRIC_GET(d->metrics->gateways[i].sessions);
+    }
+    if (d->watchdog_usec != 0 && alive)
+        nw_notify_watchdog();
+    nw_notify_status("sessions=%lld redis=%s wire=%s", (long long)sessions,
+                     nw_redis_is_up(d->cmd) ? "up" : "down",
+                     nw_wire_is_live(d->wire) ? "live" : "down");
+}
+
 static bool deadline_passed(const struct timespec *deadline)
 {
     struct timespec now;
@@ -164,6 +198,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     d->stopping = true;
+    nw_notify_stopping();
     nw_log(NW_LOG_INFO, "main", "shutting down", "signal=%s timeout_ms=%u",
            sig == SIGINT ? "SIGINT" : "SIGTERM", d->cfg.shutdown_timeout_ms);
     clock_gettime(CLOCK_MONOTONIC, &d->shutdown_deadline);
@@ -179,45 +214,57 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     evtimer_add(d->shutdown_ev, &tv);
 }
 
-/* SIGHUP: reads the configuration again and applies the publisher keys
- * and the log level; an invalid configuration is refused, logged, and the
- * running one kept. No connection is dropped. */
+/* SIGHUP: reads the configuration again and applies what can change live
+ * (publisher keys, subscriber policy, limits, log level...); keys that need
+ * a restart are kept and named in a warning; an invalid configuration is
+ * refused, logged, and the running one kept. No connection is dropped. */
 static void reload_cb(evutil_socket_t sig, short what, void *arg)
 {
     daemon_t *d = arg;
     nw_config_t *cfg = malloc(sizeof(*cfg));
     nw_cli_action_t action;
-    nw_publishers_t *pubs;
+    nw_publishers_t *pubs = NULL;
+    nw_auth_t *auth = NULL;
     nw_err_t err;
-    char q[512];
+    char q[512], kept[512];
 
     if (cfg == NULL)
         return;
-    if (nw_config_from_args(cfg, d->argc, d->argv, &action, &err) < 0) {
+    nw_notify_reloading();
+    if (nw_config_from_args(cfg, d->argc, d->argv, &action, &err) < 0 ||
+        (auth = nw_auth_new(cfg, &err)) == NULL || (pubs = nw_publishers_new(cfg, &err)) == NULL) {
         nw_log(NW_LOG_ERROR, "main", "reload refused: invalid configuration", "key=%s error=%s",
                err.field, nw_log_quote(err.message, q, sizeof(q)));
+        nw_auth_free(auth);
         free(cfg);
+        nw_notify_ready("running (reload refused)");
         return;
     }
-    pubs = nw_publishers_new(cfg, &err);
-    if (pubs == NULL) {
-        nw_log(NW_LOG_ERROR, "main", "reload refused: invalid publishers", "key=%s error=%s",
-               err.field, nw_log_quote(err.message, q, sizeof(q)));
-        free(cfg);
-        return;
-    }
+    if (nw_config_keep_static(cfg, &d->cfg, kept, sizeof(kept)) > 0)
+        nw_log(NW_LOG_WARN, "main", "reload: these keys need a restart, kept as they were",
+               "keys=%s", kept);
+    /* The core thread's modules read d->cfg: update it in place. */
+    memcpy(&d->cfg, cfg, sizeof(*cfg));
+    free(cfg);
+    nw_log_level_set((nw_log_level_t)d->cfg.log_level);
     nw_api_set_publishers(d->api, pubs);
     nw_ingest_set_publishers(d->ingest, pubs);
     nw_publishers_free(d->pubs);
     d->pubs = pubs;
-    d->cfg.log_level = cfg->log_level;
-    nw_log_level_set((nw_log_level_t)cfg->log_level);
+    nw_api_set_limits(d->api);
+    nw_limits_set(d->limits, d->cfg.max_connections, d->cfg.max_connections_per_ip);
+    for (unsigned i = 0; i < d->ngateways; i++) {
+        if (nw_gateway_reconfigure(d->gateways[i], &d->cfg, auth) < 0)
+            nw_log(NW_LOG_ERROR, "main", "reload: out of memory for a gateway", "gateway=%u", i);
+    }
+    nw_auth_free(d->auth);
+    d->auth = auth;
     nw_log(NW_LOG_INFO, "main", "configuration reloaded", "publishers=%u log_level=%s",
-           cfg->npublishers, nw_log_level_name((nw_log_level_t)cfg->log_level));
-    if (cfg->npublishers == 0)
+           d->cfg.npublishers, nw_log_level_name((nw_log_level_t)d->cfg.log_level));
+    if (d->cfg.npublishers == 0)
         nw_log(NW_LOG_WARN, "main",
                "no publisher key configured: the API serves loopback peers only");
-    free(cfg);
+    nw_notify_ready("running");
 }
 
 static nw_redis_t *redis_link(daemon_t *d, const char *name)
@@ -307,6 +354,17 @@ static int daemon_start(daemon_t *d)
     evsignal_add(d->sigint_ev, NULL);
     evsignal_add(d->sigterm_ev, NULL);
     evsignal_add(d->sighup_ev, NULL);
+    d->heartbeats = calloc(d->ngateways, sizeof(*d->heartbeats));
+    d->service_ev = event_new(d->base, -1, EV_PERSIST, service_cb, d);
+    if (d->heartbeats == NULL || d->service_ev == NULL)
+        return -ENOMEM;
+    d->watchdog_usec = nw_notify_watchdog_usec();
+    {
+        /* at least twice per watchdog interval, and at most every second */
+        uint64_t us = d->watchdog_usec ? NW_MIN(d->watchdog_usec / 2, 1000000) : 1000000;
+        struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+        event_add(d->service_ev, &tv);
+    }
     nw_redis_start(d->cmd);
     nw_redis_start(d->tail);
     nw_log(NW_LOG_INFO, "main", "newswired started",
@@ -327,6 +385,9 @@ static void daemon_free(daemon_t *d)
         event_free(d->sigterm_ev);
     if (d->sighup_ev)
         event_free(d->sighup_ev);
+    if (d->service_ev)
+        event_free(d->service_ev);
+    free(d->heartbeats);
     if (d->shutdown_ev)
         event_free(d->shutdown_ev);
     if (d->api != NULL)

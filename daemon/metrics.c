@@ -20,6 +20,52 @@ static const char *const close_names[NW_CLOSE__COUNT] = {
 static const char *const refuse_names[NW_REFUSE__COUNT] = {
     "path", "subprotocol", "shutdown", "origin", "max_connections", "max_connections_per_ip"};
 
+const unsigned nw_latency_bounds_ms[NW_LATENCY_BUCKETS] = {1,   2,   5,    10,   25,   50,   100,
+                                                           250, 500, 1000, 2500, 5000, 10000};
+
+void nw_metrics_observe_latency(nw_gateway_metrics_t *g, int urgency, int64_t ms)
+{
+    unsigned b = 0;
+
+    if (urgency < 1 || urgency > 9)
+        return;
+    if (ms < 0)
+        ms = 0;
+    while (b < NW_LATENCY_BUCKETS && (uint64_t)ms > nw_latency_bounds_ms[b])
+        b++;
+    NW_METRIC_INC(g->latency[urgency][b]);
+    NW_METRIC_ADD(g->latency_sum_ms[urgency], (uint64_t)ms);
+}
+
+/* The delivery latency histogram, cumulative per Prometheus, summed over
+ * gateway threads. */
+static void render_latency(const nw_metrics_t *m, struct evbuffer *out)
+{
+    for (unsigned u = 1; u <= 9; u++) {
+        uint64_t cum = 0, sum = 0;
+        for (unsigned b = 0; b <= NW_LATENCY_BUCKETS; b++) {
+            for (unsigned g = 0; g < m->ngateways; g++)
+                cum += NW_METRIC_GET(m->gateways[g].latency[u][b]);
+            if (b < NW_LATENCY_BUCKETS)
+                evbuffer_add_printf(out,
+                                    "newswire_delivery_latency_seconds_bucket{urgency=\"%u\","
+                                    "le=\"%.3f\"} %llu\n",
+                                    u, nw_latency_bounds_ms[b] / 1000.0, (unsigned long long)cum);
+            else
+                evbuffer_add_printf(out,
+                                    "newswire_delivery_latency_seconds_bucket{urgency=\"%u\","
+                                    "le=\"+Inf\"} %llu\n",
+                                    u, (unsigned long long)cum);
+        }
+        for (unsigned g = 0; g < m->ngateways; g++)
+            sum += NW_METRIC_GET(m->gateways[g].latency_sum_ms[u]);
+        evbuffer_add_printf(out, "newswire_delivery_latency_seconds_sum{urgency=\"%u\"} %.3f\n", u,
+                            sum / 1000.0);
+        evbuffer_add_printf(out, "newswire_delivery_latency_seconds_count{urgency=\"%u\"} %llu\n",
+                            u, (unsigned long long)cum);
+    }
+}
+
 const char *nw_ingest_result_name(nw_ingest_result_t r)
 {
     return (unsigned)r < NW_INGEST__COUNT ? ingest_names[r] : "?";
@@ -164,6 +210,9 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
            "Subscriptions refused because no public pattern or token grant covers them.");
     evbuffer_add_printf(out, "newswire_subscriptions_forbidden_total %lld\n",
                         (long long)GW_SUM(m, forbidden));
+    header(out, "newswire_delivery_latency_seconds", "histogram",
+           "Time from ingest (or embargo release) to the socket, live items, by urgency.");
+    render_latency(m, out);
     header(out, "newswire_drops_total", "counter", "Queued items dropped, by reason and urgency.");
     for (unsigned r = 0; r < NW_DROP__COUNT; r++) {
         for (unsigned u = 1; u <= 9; u++) {

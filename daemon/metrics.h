@@ -61,6 +61,11 @@ typedef enum nw_refuse_reason {
 
 #define NW_EVENT_KINDS 4 /* new, update, kill, withhold (see event.h) */
 
+/* Upper bounds (ms) of the delivery latency histogram buckets; one more
+ * bucket counts what is above the last. */
+#define NW_LATENCY_BUCKETS 13
+extern const unsigned nw_latency_bounds_ms[NW_LATENCY_BUCKETS];
+
 typedef struct nw_gateway_metrics {
     _Atomic uint64_t sessions_opened;
     _Atomic uint64_t sessions_closed;
@@ -77,6 +82,9 @@ typedef struct nw_gateway_metrics {
     _Atomic uint64_t rejected_handshakes;
     _Atomic uint64_t refused[NW_REFUSE__COUNT]; /* upgrades refused, by reason */
     _Atomic uint64_t forbidden;                 /* subscriptions refused (not granted) */
+    /* ingest -> socket latency of live items, by urgency (index 1..9) */
+    _Atomic uint64_t latency[10][NW_LATENCY_BUCKETS + 1];
+    _Atomic uint64_t latency_sum_ms[10];
 } nw_gateway_metrics_t;
 
 #define NW_METRICS_MAX_GATEWAYS 64
@@ -106,6 +114,9 @@ void nw_metrics_free(nw_metrics_t *m);
 #define NW_METRIC_INC(ctr)    atomic_fetch_add_explicit(&(ctr), 1, memory_order_relaxed)
 #define NW_METRIC_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
 #define NW_METRIC_GET(ctr)    atomic_load_explicit(&(ctr), memory_order_relaxed)
+
+/* Counts one live delivery that took ms from ingest to socket. */
+void nw_metrics_observe_latency(nw_gateway_metrics_t *g, int urgency, int64_t ms);
 
 /* Appends the Prometheus text exposition of m to out. Returns 0 or -ENOMEM. */
 int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out);

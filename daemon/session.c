@@ -141,6 +141,7 @@ int nw_session_writeable(nw_session_t *s)
     nw_gateway_metrics_t *m = s->env->metrics;
     size_t before = s->q.bytes;
     unsigned written = 0;
+    int64_t now_ms = 0;
     bool jumped;
     nw_frame_t *f;
 
@@ -161,6 +162,11 @@ int nw_session_writeable(nw_session_t *s)
         } else if (f->id_ms != 0 || f->id_seq != 0) {
             s->cursor_ms = f->id_ms;
             s->cursor_seq = f->id_seq;
+        }
+        if (f->ingest_ms > 0) {
+            if (now_ms == 0)
+                now_ms = nw_now_ms();
+            nw_metrics_observe_latency(m, f->urgency, now_ms - f->ingest_ms);
         }
         n = lws_write(s->wsi, f->payload, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         short_write = n < (int)f->len;
@@ -293,7 +299,7 @@ void nw_session_closed(nw_session_t *s)
     }
     if (s->grant != NULL) {
         if (s->grant->max_conn > 0)
-            nw_auth_sub_release(env->auth, s->grant->sub);
+            nw_limits_sub_release(env->limits, s->grant->sub);
         nw_grant_clear(s->grant);
         free(s->grant);
         s->grant = NULL;
@@ -385,6 +391,7 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
             nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
             break;
         }
+        f->ingest_ms = 0; /* replayed, not live: not a delivery latency */
         nw_session_deliver(s, ev, f);
         nw_frame_unref(f);
     }

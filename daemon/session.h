@@ -81,6 +81,7 @@ typedef struct nw_session {
     const char *close_reason; /* static string */
     char *rx;                 /* reassembly of a fragmented message, or NULL */
     size_t rx_len;
+    size_t rx_cap;                  /* size of rx */
     bool rx_too_big;                /* discarding the rest of an oversized message */
     bool replaying;                 /* a resume is being answered: live items wait in held */
     nw_outq_t *held;                /* live items that arrived during the resume, or NULL */

@@ -278,8 +278,11 @@ int nw_session_receive(nw_session_t *s, const void *in, size_t len)
                                         NW_CLOSE_TOO_BIG);
         return nw_session_handle_message(s, in, len, binary);
     }
+    if (s->rx != NULL && max > s->rx_cap)
+        max = s->rx_cap; /* the limit grew in a reload: this message keeps its buffer */
     if (s->rx == NULL) {
         s->rx = malloc(max);
+        s->rx_cap = max;
         s->rx_len = 0;
         if (s->rx == NULL)
             return nw_session_close_now(s, NW_WS_CLOSE_INTERNAL, "out of memory", NW_CLOSE_POLICY);
@@ -420,13 +423,13 @@ int nw_session_auth(nw_session_t *s, const char *token)
         }
     }
     if (s->grant != NULL && s->grant->max_conn > 0)
-        nw_auth_sub_release(env->auth, s->grant->sub);
+        nw_limits_sub_release(env->limits, s->grant->sub);
     if (s->grant != NULL) {
         nw_grant_clear(s->grant);
         free(s->grant);
     }
     s->grant = g;
-    if (g->max_conn > 0 && !nw_auth_sub_acquire(env->auth, g->sub, g->max_conn)) {
+    if (g->max_conn > 0 && !nw_limits_sub_acquire(env->limits, g->sub, g->max_conn)) {
         g->max_conn = 0; /* not counted: nothing to release */
         close_auth(s, NW_WS_CLOSE_MAX_CONN, "too many sessions for this token", NW_CLOSE_MAX_CONN);
         return 0;
