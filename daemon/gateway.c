@@ -290,6 +290,29 @@ static int gw_reserve_hit(nw_gateway_t *gw)
     return 0;
 }
 
+/* Static files, with the CORS answer an allowed Origin gets ("*" when any
+ * origin is allowed). A disallowed Origin is refused (403). */
+static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
+{
+    char origin[512];
+    const char *cors = NULL;
+
+    if (gw->env.auth != NULL && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+            !nw_auth_origin_allowed(gw->env.auth, origin)) {
+            /* answered (then closed): 0 tells the caller not to 404 it */
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_ORIGIN, HTTP_STATUS_FORBIDDEN,
+                                     "origin not allowed") < 0
+                       ? -1
+                       : 0;
+        }
+        cors = nw_auth_any_origin(gw->env.auth) ? "*" : origin;
+    } else if (gw->env.auth == NULL || nw_auth_any_origin(gw->env.auth)) {
+        cors = "*";
+    }
+    return nw_static_serve(wsi, gw->env.cfg->static_dir, path, cors);
+}
+
 static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -334,7 +357,7 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return rc;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
             lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
-            rc = nw_static_serve(wsi, gw->env.cfg->static_dir, (const char *)in);
+            rc = gw_serve_static(gw, wsi, (const char *)in);
             if (rc <= 0)
                 return rc;
         }

@@ -63,10 +63,10 @@ static int path_safe(const char *p)
     return !seg_start;
 }
 
-int nw_static_serve(struct lws *wsi, const char *dir, const char *path)
+int nw_static_serve(struct lws *wsi, const char *dir, const char *path, const char *cors_origin)
 {
-    static const char headers[] = "x-content-type-options: nosniff\x0d\x0a"
-                                  "cache-control: no-cache\x0d\x0a";
+    char headers[768];
+    int hlen;
     char file[1024];
     const char *rel = path[0] == '/' ? path + 1 : path;
     const char *mime;
@@ -77,12 +77,23 @@ int nw_static_serve(struct lws *wsi, const char *dir, const char *path)
         return 1;
     if (rel[0] == '\0')
         rel = "index.html";
-    if (!path_safe(rel) || (mime = nw_static_mime(rel)) == NULL)
+    /* top-level files only: the directory may hold more (tests, packages) */
+    if (!path_safe(rel) || strchr(rel, '/') != NULL || (mime = nw_static_mime(rel)) == NULL)
         return 1;
     n = snprintf(file, sizeof(file), "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= sizeof(file) || stat(file, &st) != 0 || !S_ISREG(st.st_mode))
         return 1;
-    n = lws_serve_http_file(wsi, file, mime, headers, (int)sizeof(headers) - 1);
+    /* Module scripts load in CORS mode: pages on other origins that embed
+     * the widget need Access-Control-Allow-Origin. */
+    hlen = snprintf(headers, sizeof(headers),
+                    "x-content-type-options: nosniff\x0d\x0a"
+                    "cache-control: no-cache\x0d\x0a"
+                    "%s%s%s",
+                    cors_origin ? "access-control-allow-origin: " : "",
+                    cors_origin ? cors_origin : "", cors_origin ? "\x0d\x0avary: origin\x0d\x0a" : "");
+    if (hlen < 0 || (size_t)hlen >= sizeof(headers))
+        return -1;
+    n = lws_serve_http_file(wsi, file, mime, headers, hlen);
     if (n < 0)
         return -1;
     if (n > 0 && lws_http_transaction_completed(wsi))

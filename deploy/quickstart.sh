@@ -36,13 +36,15 @@ redis_pid=$!
 for _ in $(seq 50); do [ -S "$run/redis.sock" ] && break; sleep 0.1; done
 
 "$build/daemon/newswired" --redis "unix:$run/redis.sock" --listen "$listen" \
-    --api-listen "$api" &
+    --api-listen "$api" --set static_dir="$top/clients/js" \
+    --set api_cors_origins="http://$listen" &
 daemon_pid=$!
 for _ in $(seq 50); do curl -fs "http://$api/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat <<MSG
 
 Newswire is running (Ctrl-C stops it and its Redis).
+  Demo (widget)    : http://$listen/
   WebSocket stream : ws://$listen/v1/stream?topics=monde/%23
   Publish (API)    : curl -X POST 'http://$api/v1/articles?topics=monde/afrique' \\
                        -H 'Content-Type: application/json' --data @tests/integration/data/article_v1.json

@@ -1,9 +1,11 @@
 #!/bin/sh
 # The whole Newswire test suite, from a clean clone on Debian 12:
-# installs what it needs (apt-get), builds, runs the cmocka unit tests and
-# the integration tests (pytest; they start their own redis-server on a
-# private port and a real newswired), then does it all again with an
-# AddressSanitizer + UndefinedBehaviorSanitizer build. Stops what it started.
+# installs what it needs (apt-get, npm), builds, builds the Debian package,
+# runs the cmocka unit tests, the integration tests (pytest; they start
+# their own redis-server on a private port and real newswired processes) and
+# the JavaScript client/widget tests (Node, headless Chromium), then the unit
+# and integration tests again with an AddressSanitizer +
+# UndefinedBehaviorSanitizer build. Stops what it started.
 #
 # Environment: NW_TEST_FAST=1 skips the sanitizer pass; PYTEST_ARGS are
 # passed to pytest (e.g. "-k wildcard -x").
@@ -24,6 +26,10 @@ run_suite() {
     echo "=== build $dir ($*)"
     cmake -S . -B "$dir" -DNW_WERROR="$werror" "$@" >/dev/null
     cmake --build "$dir" -j"$jobs"
+    if [ "$dir" = build ]; then
+        echo "=== Debian package ($dir)"
+        (cd "$dir" && cpack -G DEB >/dev/null)
+    fi
     echo "=== unit tests ($dir)"
     ctest --test-dir "$dir" --output-on-failure
     echo "=== integration tests ($dir)"
@@ -33,6 +39,12 @@ run_suite() {
 }
 
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# JavaScript client, <newswire-alerts> widget and demo page (clients/js):
+# Node's test runner and Debian's Chromium against the normal build.
+echo "=== JavaScript client and widget tests (clients/js)"
+NEWSWIRED="$top/build/daemon/newswired" sh "$top/clients/js/run-tests.sh"
+
 if [ "${NW_TEST_FAST:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DNW_SANITIZE=ON
