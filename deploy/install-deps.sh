@@ -7,10 +7,11 @@
 set -eu
 
 pkgs="build-essential cmake pkg-config libevent-dev libwebsockets-dev libmsgpack-dev
-libhiredis-dev libjansson-dev libjwt-dev libssl-dev redis-server curl ca-certificates"
+libhiredis-dev libjansson-dev libjwt-dev libssl-dev libsystemd-dev redis-server curl ca-certificates"
 if [ "${1:-}" = "--test" ]; then
     pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-websockets python3-msgpack
-python3-jsonschema python3-redis clang libclang-rt-14-dev valgrind openssl"
+python3-jsonschema python3-redis python3-jwt python3-cryptography systemd clang
+libclang-rt-14-dev valgrind openssl"
 fi
 
 missing=""
