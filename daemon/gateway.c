@@ -142,10 +142,26 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
 
 /* Runs on the gateway thread when woken: drains the hand-off queue, starts
  * the shutdown when asked. */
+/* After a reload narrowed the policy (public_topics, a token key): a
+ * session holding a pattern it may no longer subscribe to is closed (4003),
+ * so a reload really revokes access. */
+static void gw_recheck_sessions(nw_gateway_t *gw)
+{
+    for (nw_session_t *s = gw->env.head; s != NULL; s = s->next) {
+        for (uint32_t i = 0; i < s->nsubs && s->close_code == 0; i++) {
+            if (!nw_auth_pattern_allowed(gw->env.auth, s->grant, nw_sub_pattern(s->subs[i]))) {
+                NW_METRIC_INC(gw->metrics->closes[NW_CLOSE_FORBIDDEN]);
+                nw_session_close(s, NW_WS_CLOSE_FORBIDDEN, "no longer allowed", false);
+            }
+        }
+    }
+}
+
 static void gw_wake_cb(nw_gateway_t *gw)
 {
     nw_event_t *batch[NW_DRAIN_BATCH];
     nw_hist_req_t *replies;
+    bool reconfigured = false;
     size_t n;
 
     atomic_fetch_add(&gw->heartbeat, 1);
@@ -159,6 +175,7 @@ static void gw_wake_cb(nw_gateway_t *gw)
         nw_auth_free(gw->env.auth);
         gw->env.auth = gw->pending_auth;
         gw->pending_auth = NULL;
+        reconfigured = true;
     }
     if (gw->position_set) {
         /* The tail (re)started: every event after this id will come. */
@@ -169,6 +186,8 @@ static void gw_wake_cb(nw_gateway_t *gw)
     replies = gw->replies;
     gw->replies = NULL;
     pthread_mutex_unlock(&gw->lock);
+    if (reconfigured)
+        gw_recheck_sessions(gw);
 
     while ((n = nw_handoff_drain(gw->handoff, batch, NW_DRAIN_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
@@ -200,20 +219,34 @@ static void gw_wake_cb(nw_gateway_t *gw)
 static int gw_refuse_upgrade(nw_gateway_t *gw, struct lws *wsi, nw_refuse_reason_t why,
                              unsigned status, const char *message)
 {
-    unsigned char buf[LWS_PRE + 512];
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+    unsigned char buf[LWS_PRE + 1024];
+    char *head = (char *)buf + LWS_PRE;
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", message);
     bool retry_after = status == 429 || status == HTTP_STATUS_SERVICE_UNAVAILABLE;
+    const char *text = status == 400   ? "Bad Request"
+                       : status == 403 ? "Forbidden"
+                       : status == 404 ? "Not Found"
+                       : status == 429 ? "Too Many Requests"
+                                       : "Service Unavailable";
+    int h;
 
     NW_METRIC_INC(gw->metrics->rejected_handshakes);
     NW_METRIC_INC(gw->metrics->refused[why]);
-    if (lws_add_http_common_headers(wsi, status, "application/json", (lws_filepos_t)n, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
-                                     &p, end) ||
-        (retry_after && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_RETRY_AFTER,
-                                                     (const unsigned char *)"1", 1, &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+    /* The response head is written whole: at this point lws has not
+     * recorded the request's HTTP version and would answer "HTTP/1.0",
+     * which some WebSocket clients refuse to parse. */
+    h = snprintf(head, sizeof(buf) - LWS_PRE,
+                 "HTTP/1.1 %u %s\x0d\x0a"
+                 "content-type: application/json\x0d\x0a"
+                 "content-length: %d\x0d\x0a"
+                 "x-content-type-options: nosniff\x0d\x0a"
+                 "%s"
+                 "connection: close\x0d\x0a\x0d\x0a",
+                 status, text, n, retry_after ? "retry-after: 1\x0d\x0a" : "");
+    if (h < 0 || (size_t)h >= sizeof(buf) - LWS_PRE)
+        return -1;
+    if (lws_write(wsi, (unsigned char *)head, (size_t)h, LWS_WRITE_HTTP_HEADERS) != h)
         return -1;
     if (lws_write(wsi, (unsigned char *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
         return -1;
@@ -400,6 +433,8 @@ static void *gw_thread(void *arg)
         info.ssl_private_key_filepath = cfg->tls_key;
     }
     info.timeout_secs = NW_MAX(1u, cfg->ws_handshake_timeout_ms / 1000);
+    /* a connection still sending its request head is timed by this one */
+    info.timeout_secs_ah_idle = info.timeout_secs;
     info.max_http_header_data = 8192;
     info.retry_and_idle_policy = &gw->retry;
 
