@@ -251,10 +251,18 @@ bad:
 
 void nw_rfc3339_format(int64_t ms, char buf[NW_RFC3339_MAX])
 {
-    time_t t = (time_t)(ms / 1000);
+    /* Floor division: before 1970, C's truncating '/' and '%' would give
+     * the second after the instant and a negative fraction. */
+    int64_t sec = ms / 1000, frac = ms % 1000;
+    time_t t;
     struct tm tm;
 
+    if (frac < 0) {
+        frac += 1000;
+        sec--;
+    }
+    t = (time_t)sec;
     gmtime_r(&t, &tm);
     snprintf(buf, NW_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }

@@ -43,6 +43,32 @@ bool nw_op_epoch_valid(const char *epoch)
     return n > 0 && n <= 63 && strspn(epoch, "0123456789abcdef") == n;
 }
 
+/* How many bytes of the UTF-8 string s an error may quote: at most max, and
+ * never half a character (the message goes back in a JSON error frame,
+ * which must be UTF-8). */
+static int op_quote_len(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+/* Copies jansson's syntax error text, replacing anything but printable
+ * ASCII: it may quote the input around the error, cut anywhere. */
+static void op_clean_text(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    for (; *in != '\0' && n + 1 < outlen; in++) {
+        unsigned char c = (unsigned char)*in;
+
+        out[n++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    out[n] = '\0';
+}
+
 /* Refuses a message: sets *code and the message. */
 static int refuse(const char **code, const char *c, nw_err_t *err, const char *fmt, const char *arg)
 {
@@ -63,8 +89,11 @@ static int only_fields(const json_t *msg, const char *const *allowed, const char
         bool ok = false;
         for (const char *const *a = allowed; *a != NULL; a++)
             ok = ok || strcmp(*a, key) == 0;
-        if (!ok)
-            return refuse(code, NW_OP_ERR_FIELD, err, "unknown field \"%.64s\"", key);
+        if (!ok) {
+            *code = NW_OP_ERR_FIELD;
+            nw_err_set(err, "", "unknown field \"%.*s\"", op_quote_len(key, 64), key);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -200,7 +229,9 @@ static int parse(const json_t *msg, size_t max_topics, nw_op_t *op, const char *
             return refuse(code, NW_OP_ERR_FIELD, err, "%s", "\"auth\" needs a \"token\"");
         return 0;
     }
-    return refuse(code, NW_OP_ERR_UNKNOWN, err, "unknown op \"%.64s\"", name);
+    *code = NW_OP_ERR_UNKNOWN;
+    nw_err_set(err, "", "unknown op \"%.*s\"", op_quote_len(name, 64), name);
+    return -EINVAL;
 }
 
 int nw_op_read(const char *data, size_t len, bool msgpack, size_t max_topics, nw_op_t *op,
@@ -212,11 +243,14 @@ int nw_op_read(const char *data, size_t len, bool msgpack, size_t max_topics, nw
     memset(op, 0, sizeof(*op));
     if (!msgpack) {
         json_error_t jerr;
+        char text[sizeof(jerr.text)];
+
         msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (msg == NULL) {
             *code = NW_OP_ERR_JSON;
+            op_clean_text(jerr.text, text, sizeof(text));
             nw_err_set(err, "", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                       jerr.text);
+                       text);
             return -EINVAL;
         }
     } else {

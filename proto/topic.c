@@ -394,6 +394,10 @@ bool nw_topic_pattern_covers(const char *grant, const char *pattern)
 {
     const char *g = grant, *p = pattern;
 
+    /* A topic has at least one segment, so "+/#" matches every topic, as
+     * "#" does; the walk below would refuse the pattern "#" under it. */
+    if (strcmp(grant, "+/#") == 0)
+        return true;
     /* Walk both segment by segment: a grant "#" covers whatever is left; a
      * grant "+" covers any one segment of the pattern but "#"; a literal
      * covers only itself. */

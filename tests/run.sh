@@ -7,8 +7,11 @@
 # and integration tests again with an AddressSanitizer +
 # UndefinedBehaviorSanitizer build. Stops what it started.
 #
-# Environment: NW_TEST_FAST=1 skips the sanitizer pass; PYTEST_ARGS are
-# passed to pytest (e.g. "-k wildcard -x").
+# Without NW_TEST_FAST=1 it then fuzzes every parser (libFuzzer, ~30 s
+# each) and runs a publish/subscribe cycle under valgrind.
+#
+# Environment: NW_TEST_FAST=1 skips the sanitizer, fuzzing and valgrind
+# passes; PYTEST_ARGS are passed to pytest (e.g. "-k wildcard -x").
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,5 +51,12 @@ NEWSWIRED="$top/build/daemon/newswired" sh "$top/clients/js/run-tests.sh"
 if [ "${NW_TEST_FAST:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DNW_SANITIZE=ON
+    # Fuzz every parser for NW_FUZZ_SECONDS (default 30) each (a clang build
+    # in build-fuzz/), then run the daemon under valgrind through a
+    # publish/subscribe/shutdown cycle.
+    echo "=== fuzzing (tests/fuzz)"
+    tests/fuzz/run.sh
+    echo "=== valgrind (tests/valgrind)"
+    tests/valgrind/run.sh
 fi
 echo "=== all tests passed"
