@@ -93,6 +93,9 @@ static const cfg_key_t cfg_keys[] = {
 
     {"gateway_threads", NUM(CFG_UINT, gateway_threads), 1, 64, "1",
      "gateway threads, each with its own event loop on the shared listener"},
+    {"reuse_port", NUM(CFG_UINT, reuse_port), 0, 1, "0",
+     "1: open the public listener with SO_REUSEPORT so that several instances share the port "
+     "(always on with gateway_threads > 1)"},
     {"ws_max_frame", NUM(CFG_SIZE, ws_max_frame), 256, 1 * MiB, "4k",
      "largest client WebSocket message (closed with 1009 beyond)"},
     {"ws_max_topics", NUM(CFG_UINT, ws_max_topics), 1, 4096, "64",

@@ -1,6 +1,7 @@
 /* Newswire — frame allocation and encoding. */
 #include "frame.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ nw_frame_t *nw_frame_alloc(size_t len, nw_format_t fmt, int urgency)
     f->len = (uint32_t)len;
     f->urgency = (uint8_t)urgency;
     f->binary = fmt == NW_FORMAT_MSGPACK;
+    f->sse = fmt == NW_FORMAT_SSE;
     f->payload = f->storage + LWS_PRE;
     return f;
 }
@@ -115,22 +117,39 @@ static unsigned char *mp_topics_put(unsigned char *p, const nw_event_t *ev, uint
 
 nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
 {
-    const nw_bytes_t *head = fmt == NW_FORMAT_JSON ? &ev->json_head : &ev->mp_head;
-    const nw_bytes_t *tail = fmt == NW_FORMAT_JSON ? &ev->json_tail : &ev->mp_tail;
-    size_t tlen = fmt == NW_FORMAT_JSON ? json_topics_len(ev, mask) : mp_topics_len(ev, mask);
-    nw_frame_t *f = nw_frame_alloc(head->len + tlen + tail->len, fmt, ev->urgency);
+    bool json = fmt != NW_FORMAT_MSGPACK; /* SSE carries the JSON message */
+    const nw_bytes_t *head = json ? &ev->json_head : &ev->mp_head;
+    const nw_bytes_t *tail = json ? &ev->json_tail : &ev->mp_tail;
+    size_t tlen = json ? json_topics_len(ev, mask) : mp_topics_len(ev, mask);
+    char sse[128];
+    int sn = 0;
+    nw_frame_t *f;
     unsigned char *p;
 
+    if (fmt == NW_FORMAT_SSE) {
+        /* compact JSON holds no raw newline: one data line per event */
+        sn = snprintf(sse, sizeof(sse), "id: %s\nevent: %s\ndata: ", ev->id,
+                      nw_event_kind_name(ev->kind));
+        if (sn < 0 || (size_t)sn >= sizeof(sse))
+            return NULL;
+    }
+    f = nw_frame_alloc((size_t)sn + head->len + tlen + tail->len + (sn ? 2 : 0), fmt, ev->urgency);
     if (f == NULL)
         return NULL;
     f->id_ms = ev->id_ms;
     f->id_seq = ev->id_seq;
     f->ingest_ms = ev->ingest_ms;
     p = f->payload;
+    memcpy(p, sse, (size_t)sn);
+    p += sn;
     memcpy(p, head->data, head->len);
     p += head->len;
-    p = fmt == NW_FORMAT_JSON ? json_topics_put(p, ev, mask) : mp_topics_put(p, ev, mask);
+    p = json ? json_topics_put(p, ev, mask) : mp_topics_put(p, ev, mask);
     memcpy(p, tail->data, tail->len);
+    if (sn) {
+        p += tail->len;
+        memcpy(p, "\n\n", 2);
+    }
     return f;
 }
 
@@ -138,12 +157,13 @@ nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
 {
     char id[48];
     int n = snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long)ms, (unsigned long long)seq);
-    nw_format_t fmt = f->binary ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON;
+    nw_format_t fmt = f->sse ? NW_FORMAT_SSE : f->binary ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON;
     nw_frame_t *c;
     unsigned char *p;
 
     /* JSON: {"cursor":"<id>", + the rest after '{'. msgpack: the item map
-     * has 6 entries (fixmap 0x86): 0x87, "cursor", "<id>", the entries. */
+     * has 6 entries (fixmap 0x86): 0x87, "cursor", "<id>", the entries.
+     * SSE: the same in the JSON of the data line. */
     c = nw_frame_alloc(f->len + (size_t)n + 16, fmt, f->urgency);
     if (c == NULL)
         return NULL;
@@ -151,7 +171,19 @@ nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
     c->id_seq = f->id_seq;
     c->ingest_ms = f->ingest_ms;
     p = c->payload;
-    if (fmt == NW_FORMAT_JSON) {
+    if (fmt == NW_FORMAT_SSE) {
+        const unsigned char *brace = memchr(f->payload, '{', f->len);
+        size_t pre = brace ? (size_t)(brace - f->payload) : 0;
+        if (brace == NULL) {
+            nw_frame_unref(c);
+            return NULL;
+        }
+        memcpy(p, f->payload, pre);
+        p += pre;
+        p += sprintf((char *)p, "{\"cursor\":\"%s\",", id);
+        memcpy(p, brace + 1, f->len - pre - 1);
+        p += f->len - pre - 1;
+    } else if (fmt == NW_FORMAT_JSON) {
         p += sprintf((char *)p, "{\"cursor\":\"%s\",", id);
         memcpy(p, f->payload + 1, f->len - 1);
         p += f->len - 1;
@@ -174,7 +206,20 @@ nw_frame_t *nw_frame_control(const json_t *msg, nw_format_t fmt)
 {
     nw_frame_t *f = NULL;
 
-    if (fmt == NW_FORMAT_JSON) {
+    if (fmt == NW_FORMAT_SSE) {
+        const char *type = json_string_value(json_object_get(msg, "type"));
+        char *s = json_dumps(msg, JSON_COMPACT);
+        size_t tl = type ? strlen(type) : 7;
+        if (s == NULL)
+            return NULL;
+        f = nw_frame_alloc(7 + tl + 7 + strlen(s) + 2, fmt, NW_URGENCY_CONTROL);
+        if (f != NULL) {
+            int n =
+                sprintf((char *)f->payload, "event: %s\ndata: %s\n\n", type ? type : "message", s);
+            f->len = (uint32_t)n;
+        }
+        free(s);
+    } else if (fmt == NW_FORMAT_JSON) {
         char *s = json_dumps(msg, JSON_COMPACT);
         if (s == NULL)
             return NULL;

@@ -1,11 +1,11 @@
 /* Newswire — frames: encoded server messages ready for lws_write().
  *
  * A frame holds one complete WebSocket message payload (JSON text or
- * msgpack binary) with LWS_PRE bytes of headroom before it, as lws_write()
- * requires. Item frames are built once per event, format and set of matched
- * topics, and shared by every session of a gateway thread that needs that
- * exact message: queues hold references. The reference count is not atomic:
- * a frame belongs to one gateway thread. */
+ * msgpack binary), or one Server-Sent Event, with LWS_PRE bytes of headroom
+ * before it, as lws_write() requires. Item frames are built once per event, format and set of
+ * matched topics, and shared by every session of a gateway thread that needs that exact message:
+ * queues hold references. The reference count is not atomic: a frame belongs to one gateway thread.
+ */
 #ifndef NW_FRAME_H
 #define NW_FRAME_H
 
@@ -20,6 +20,7 @@
 typedef enum nw_format {
     NW_FORMAT_JSON = 0,
     NW_FORMAT_MSGPACK = 1,
+    NW_FORMAT_SSE = 2, /* text/event-stream: "id:", "event:", "data: <JSON message>" */
 } nw_format_t;
 
 #define NW_URGENCY_CONTROL 0 /* control frames (hello, errors...) are never dropped */
@@ -31,6 +32,7 @@ typedef struct nw_frame {
     uint32_t len;    /* payload bytes after the headroom */
     uint8_t urgency; /* 1..9 for items, NW_URGENCY_CONTROL otherwise */
     bool binary;
+    bool sse;
     unsigned char *payload; /* = storage + LWS_PRE */
     unsigned char storage[];
 } nw_frame_t;
@@ -57,8 +59,9 @@ nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask);
  * NULL on allocation failure. */
 nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq);
 
-/* Encodes a control message (a JSON object, borrowed) in fmt. Returns NULL on
- * allocation or encoding failure. */
+/* Encodes a control message (a JSON object, borrowed) in fmt; for SSE, the
+ * event name is the message's "type". Returns NULL on allocation or
+ * encoding failure. */
 nw_frame_t *nw_frame_control(const json_t *msg, nw_format_t fmt);
 
 #endif

@@ -3,23 +3,28 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "frame.h"
 #include "handoff.h"
+#include "listener.h"
 #include "log.h"
 #include "recent.h"
 #include "session.h"
 #include "static.h"
 #include "topic_index.h"
 
-#define NW_DRAIN_BATCH 64
-#define NW_FRAME_CACHE 32 /* distinct (format, topic mask) frames kept per event */
+#define NW_DRAIN_BATCH    64
+#define NW_ACCEPT_BATCH   64 /* connections accepted per wake-up of the listener */
+#define NW_LISTEN_BACKLOG 4096
+#define NW_FRAME_CACHE    32 /* distinct (format, topic mask) frames kept per event */
 
 struct nw_gateway {
     unsigned index;
@@ -62,6 +67,9 @@ struct nw_gateway {
 
     lws_retry_bo_t retry;
     struct lws_protocols protocols[4];
+    struct lws_vhost *vhost;
+    int listen_fd, spare_fd;
+    bool accept_error_logged;
 };
 
 /* Per-event dispatch scratch: the bit of the topic being matched. */
@@ -410,22 +418,79 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* The accept protocol's callback: the listening socket is readable. */
+static int gw_accept_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    nw_gateway_t *gw = ctx ? lws_context_user(ctx) : NULL;
+    bool tls;
+
+    if (reason != LWS_CALLBACK_RAW_RX_FILE || gw == NULL)
+        return 0;
+    tls = gw->cfg->tls_cert[0] != '\0';
+    for (int i = 0; i < NW_ACCEPT_BATCH; i++) {
+        lws_sock_file_fd_type fd;
+        int rc = nw_listen_accept(gw->listen_fd, &gw->spare_fd);
+
+        if (rc == -EAGAIN)
+            break;
+        if (rc < 0) {
+            if (!gw->accept_error_logged)
+                nw_log(NW_LOG_ERROR, "gateway", "accept failed", "gateway=%u error=\"%s\"",
+                       gw->index, strerror(-rc));
+            gw->accept_error_logged = true;
+            break;
+        }
+        gw->accept_error_logged = false;
+        fd.sockfd = rc;
+        /* on failure lws closes the descriptor itself */
+        lws_adopt_descriptor_vhost(
+            gw->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0), fd,
+            NULL, NULL);
+    }
+    return 0;
+}
+
+/* Opens this gateway's listening socket and watches it from the lws loop. */
+static int gw_listen(nw_gateway_t *gw)
+{
+    const nw_config_t *cfg = gw->cfg;
+    lws_sock_file_fd_type fd;
+    int lfd;
+
+    gw->vhost = lws_get_vhost_by_name(gw->ctx, "default");
+    if (gw->vhost == NULL)
+        return -ENOENT;
+    lfd = nw_listen_socket(cfg->listen.host, cfg->listen.port,
+                           cfg->gateway_threads > 1 || cfg->reuse_port, NW_LISTEN_BACKLOG);
+    if (lfd < 0)
+        return lfd;
+    gw->listen_fd = lfd;
+    gw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fd.filefd = lfd;
+    if (lws_adopt_descriptor_vhost(gw->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "newswire-accept",
+                                   NULL) == NULL)
+        return -EIO; /* lws closed lfd */
+    return 0;
+}
+
 static void *gw_thread(void *arg)
 {
     nw_gateway_t *gw = arg;
     const nw_config_t *cfg = gw->cfg;
     struct lws_context_creation_info info;
+    int rc;
 
     memset(&info, 0, sizeof(info));
-    info.port = cfg->listen.port;
-    info.iface = cfg->listen.host;
+    /* No lws listener: ours (listener.h) shares the port between gateway
+     * threads and hands accepted connections to this vhost. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = gw->protocols;
     info.user = gw;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (strchr(cfg->listen.host, ':') == NULL)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    if (cfg->gateway_threads > 1)
-        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
     if (cfg->tls_cert[0] != '\0') {
         /* wss:// and https:// on the public listener */
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -439,11 +504,16 @@ static void *gw_thread(void *arg)
     info.retry_and_idle_policy = &gw->retry;
 
     gw->ctx = lws_create_context(&info);
-    if (gw->ctx == NULL)
-        nw_log(NW_LOG_ERROR, "gateway", "cannot create the WebSocket listener",
-               "gateway=%u host=%s port=%d", gw->index, cfg->listen.host, cfg->listen.port);
+    rc = gw->ctx ? gw_listen(gw) : -ENOMEM;
+    if (rc < 0) {
+        nw_log(NW_LOG_ERROR, "gateway", "cannot listen", "gateway=%u host=%s port=%d error=\"%s\"",
+               gw->index, cfg->listen.host, cfg->listen.port, strerror(-rc));
+        if (gw->ctx != NULL)
+            lws_context_destroy(gw->ctx);
+        gw->ctx = NULL;
+    }
     pthread_mutex_lock(&gw->lock);
-    gw->start_rc = gw->ctx ? 0 : -EADDRNOTAVAIL;
+    gw->start_rc = gw->ctx ? 0 : rc;
     gw->start_done = true;
     pthread_cond_signal(&gw->cond);
     pthread_mutex_unlock(&gw->lock);
@@ -552,6 +622,8 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
         "newswire.v1.json", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_JSON, NULL, 0};
     gw->protocols[1] = (struct lws_protocols){
         "newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_MSGPACK, NULL, 0};
+    gw->protocols[2] = (struct lws_protocols){"newswire-accept", gw_accept_cb, 0, 0, 0, NULL, 0};
+    gw->listen_fd = gw->spare_fd = -1;
     return gw;
 fail:
     nw_handoff_free(gw->handoff);
@@ -627,6 +699,8 @@ void nw_gateway_free(nw_gateway_t *gw)
         /* closes what is left; callbacks now run on this thread, alone */
         lws_context_destroy(gw->ctx);
     }
+    if (gw->spare_fd >= 0)
+        close(gw->spare_fd);
     while (gw->replies != NULL) {
         nw_hist_req_t *req = gw->replies;
         gw->replies = req->next;

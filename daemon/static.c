@@ -85,12 +85,13 @@ int nw_static_serve(struct lws *wsi, const char *dir, const char *path, const ch
         return 1;
     /* Module scripts load in CORS mode: pages on other origins that embed
      * the widget need Access-Control-Allow-Origin. */
-    hlen = snprintf(headers, sizeof(headers),
-                    "x-content-type-options: nosniff\x0d\x0a"
-                    "cache-control: no-cache\x0d\x0a"
-                    "%s%s%s",
-                    cors_origin ? "access-control-allow-origin: " : "",
-                    cors_origin ? cors_origin : "", cors_origin ? "\x0d\x0avary: origin\x0d\x0a" : "");
+    hlen =
+        snprintf(headers, sizeof(headers),
+                 "x-content-type-options: nosniff\x0d\x0a"
+                 "cache-control: no-cache\x0d\x0a"
+                 "%s%s%s",
+                 cors_origin ? "access-control-allow-origin: " : "", cors_origin ? cors_origin : "",
+                 cors_origin ? "\x0d\x0avary: origin\x0d\x0a" : "");
     if (hlen < 0 || (size_t)hlen >= sizeof(headers))
         return -1;
     n = lws_serve_http_file(wsi, file, mime, headers, hlen);
