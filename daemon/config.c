@@ -96,6 +96,9 @@ static const cfg_key_t cfg_keys[] = {
     {"reuse_port", NUM(CFG_UINT, reuse_port), 0, 1, "0",
      "1: open the public listener with SO_REUSEPORT so that several instances share the port "
      "(always on with gateway_threads > 1)"},
+    {"write_now", NUM(CFG_UINT, write_now), 0, 1, "1",
+     "1: write an item at once to a session with nothing queued (0: always wait for the "
+     "writeable callback)"},
     {"ws_max_frame", NUM(CFG_SIZE, ws_max_frame), 256, 1 * MiB, "4k",
      "largest client WebSocket message (closed with 1009 beyond)"},
     {"ws_max_topics", NUM(CFG_UINT, ws_max_topics), 1, 4096, "64",
@@ -155,6 +158,8 @@ static const char *const static_keys[] = {
     "redis_command_timeout",
     "redis_reconnect_max",
     "gateway_threads",
+    "reuse_port",
+    "write_now",
     "handoff_queue_events",
     "ws_ping_interval",
     "ws_idle_timeout",

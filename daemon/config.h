@@ -82,6 +82,7 @@ typedef struct nw_config {
     /* gateway */
     unsigned gateway_threads;
     unsigned reuse_port;
+    unsigned write_now;
     size_t ws_max_frame;
     unsigned ws_max_topics;
     size_t session_queue_bytes;

@@ -108,7 +108,7 @@ static void gw_dispatch(nw_gateway_t *gw, const nw_event_t *ev)
     gw->seq++;
     gw->nhits = 0;
     memcpy(gw->env.last_id, ev->id, sizeof(ev->id));
-    NW_METRIC_INC(gw->metrics->events);
+    NW_METRIC_INC1(gw->metrics->events);
     for (size_t i = 0; i < ev->ntopics; i++) {
         match_ctx_t mc = {gw, 1u << i};
         nw_topic_index_match(gw->env.index, ev->topics[i], match_visit_cb, &mc);
@@ -158,7 +158,7 @@ static void gw_recheck_sessions(nw_gateway_t *gw)
     for (nw_session_t *s = gw->env.head; s != NULL; s = s->next) {
         for (uint32_t i = 0; i < s->nsubs && s->close_code == 0; i++) {
             if (!nw_auth_pattern_allowed(gw->env.auth, s->grant, nw_sub_pattern(s->subs[i]))) {
-                NW_METRIC_INC(gw->metrics->closes[NW_CLOSE_FORBIDDEN]);
+                NW_METRIC_INC1(gw->metrics->closes[NW_CLOSE_FORBIDDEN]);
                 nw_session_close(s, NW_WS_CLOSE_FORBIDDEN, "no longer allowed", false);
             }
         }
@@ -239,8 +239,8 @@ static int gw_refuse_upgrade(nw_gateway_t *gw, struct lws *wsi, nw_refuse_reason
                                        : "Service Unavailable";
     int h;
 
-    NW_METRIC_INC(gw->metrics->rejected_handshakes);
-    NW_METRIC_INC(gw->metrics->refused[why]);
+    NW_METRIC_INC1(gw->metrics->rejected_handshakes);
+    NW_METRIC_INC1(gw->metrics->refused[why]);
     /* The response head is written whole: at this point lws has not
      * recorded the request's HTTP version and would answer "HTTP/1.0",
      * which some WebSocket clients refuse to parse. */
@@ -618,6 +618,7 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
      * HTTP too, which gw_ws_cb hands to lws_callback_http_dummy(). A client
      * that names no subprotocol gets protocols[0], JSON. */
     gw->env.shutdown_code = NW_WS_CLOSE_RESTART;
+    gw->env.write_now = cfg->write_now != 0;
     gw->protocols[0] = (struct lws_protocols){
         "newswire.v1.json", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_JSON, NULL, 0};
     gw->protocols[1] = (struct lws_protocols){

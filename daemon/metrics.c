@@ -33,8 +33,8 @@ void nw_metrics_observe_latency(nw_gateway_metrics_t *g, int urgency, int64_t ms
         ms = 0;
     while (b < NW_LATENCY_BUCKETS && (uint64_t)ms > nw_latency_bounds_ms[b])
         b++;
-    NW_METRIC_INC(g->latency[urgency][b]);
-    NW_METRIC_ADD(g->latency_sum_ms[urgency], (uint64_t)ms);
+    NW_METRIC_INC1(g->latency[urgency][b]);
+    NW_METRIC_ADD1(g->latency_sum_ms[urgency], (uint64_t)ms);
 }
 
 /* The delivery latency histogram, cumulative per Prometheus, summed over

@@ -115,6 +115,14 @@ void nw_metrics_free(nw_metrics_t *m);
 #define NW_METRIC_ADD(ctr, n) atomic_fetch_add_explicit(&(ctr), (n), memory_order_relaxed)
 #define NW_METRIC_GET(ctr)    atomic_load_explicit(&(ctr), memory_order_relaxed)
 
+/* For counters with a single writer thread (a gateway's own counters):
+ * a plain relaxed load and store, without the locked read-modify-write that
+ * would cost on the per-delivery path. Readers still see whole values. */
+#define NW_METRIC_ADD1(ctr, n)                                                                     \
+    atomic_store_explicit(&(ctr), atomic_load_explicit(&(ctr), memory_order_relaxed) + (n),        \
+                          memory_order_relaxed)
+#define NW_METRIC_INC1(ctr) NW_METRIC_ADD1(ctr, 1)
+
 /* Counts one live delivery that took ms from ingest to socket. */
 void nw_metrics_observe_latency(nw_gateway_metrics_t *g, int urgency, int64_t ms);
 

@@ -20,10 +20,21 @@
 
 #define NW_WRITE_BATCH 64 /* frames written per WRITEABLE callback at most */
 
+int nw_session_end(nw_session_t *s)
+{
+    nw_gateway_metrics_t *m = s->env->metrics;
+
+    if (s->close_code == NW_WS_CLOSE_RESTART || s->close_code == NW_WS_CLOSE_GOING_AWAY)
+        NW_METRIC_INC1(m->closes[NW_CLOSE_SHUTDOWN]);
+    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
+                     strlen(s->close_reason));
+    return -1;
+}
+
 /* Sets the close code and reason on wsi; the caller then returns -1 to lws. */
 int nw_session_close_now(nw_session_t *s, uint16_t code, const char *reason, nw_close_reason_t why)
 {
-    NW_METRIC_INC(s->env->metrics->closes[why]);
+    NW_METRIC_INC1(s->env->metrics->closes[why]);
     nw_log(NW_LOG_DEBUG, "session", "closing", "session=%u-%llu code=%u reason=\"%s\"",
            s->env->gateway_id, (unsigned long long)s->id, code, reason);
     lws_close_reason(s->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
@@ -34,7 +45,7 @@ void nw_session_drop_cb(int urgency, void *arg)
 {
     nw_session_t *s = arg;
 
-    NW_METRIC_INC(s->env->metrics->drops[NW_DROP_OVERFLOW][urgency]);
+    NW_METRIC_INC1(s->env->metrics->drops[NW_DROP_OVERFLOW][urgency]);
 }
 
 /* Queues f (a new reference) and asks for a writeable callback when the
@@ -46,7 +57,7 @@ nw_outq_result_t nw_session_enqueue(nw_session_t *s, nw_frame_t *f)
     nw_outq_result_t r =
         nw_outq_push(&s->q, f, s->env->cfg->session_queue_bytes, nw_session_drop_cb, s);
 
-    NW_METRIC_ADD(s->env->metrics->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+    NW_METRIC_ADD1(s->env->metrics->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
     if (was_empty && !nw_outq_empty(&s->q))
         lws_callback_on_writable(s->wsi);
     return r;
@@ -60,7 +71,7 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
     s->close_reason = reason;
     s->close_flush = flush;
     if (!flush) {
-        NW_METRIC_ADD(s->env->metrics->queued_bytes, -(int64_t)s->q.bytes);
+        NW_METRIC_ADD1(s->env->metrics->queued_bytes, -(int64_t)s->q.bytes);
         nw_outq_clear(&s->q);
     }
     lws_callback_on_writable(s->wsi);
@@ -69,7 +80,7 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
 /* Closes a session that cannot keep up (or ran out of memory). */
 static void close_slow(nw_session_t *s, nw_outq_result_t r)
 {
-    NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_SLOW]);
+    NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_SLOW]);
     nw_log(NW_LOG_INFO, "session", "slow consumer closed", "session=%u-%llu queued_bytes=%zu",
            s->env->gateway_id, (unsigned long long)s->id, s->q.bytes);
     nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN,
@@ -94,12 +105,12 @@ void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
             close_slow(s, r);
         return;
     }
-    r = nw_session_enqueue(s, f);
-    if (r == NW_OUTQ_OK) {
-        NW_METRIC_INC(s->env->metrics->deliveries);
+    NW_METRIC_INC1(s->env->metrics->deliveries);
+    if (s->env->write_now && nw_session_write_now(s, f))
         return;
-    }
-    close_slow(s, r);
+    r = nw_session_enqueue(s, f);
+    if (r != NW_OUTQ_OK)
+        close_slow(s, r);
 }
 
 /* Encodes and queues a control message; steals the reference to msg. */
@@ -122,7 +133,7 @@ void nw_session_send_control(nw_session_t *s, json_t *msg)
 
 void nw_session_send_error(nw_session_t *s, const char *code, const char *message)
 {
-    NW_METRIC_INC(s->env->metrics->client_errors);
+    NW_METRIC_INC1(s->env->metrics->client_errors);
     nw_session_send_control(
         s, json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message));
 }
@@ -134,6 +145,57 @@ json_t *nw_session_topics_json(const nw_session_t *s)
     for (uint32_t i = 0; a != NULL && i < s->nsubs; i++)
         json_array_append_new(a, json_string(nw_sub_pattern(s->subs[i])));
     return a;
+}
+
+/* Writes one frame (lws_write), keeping the resume cursor and the latency
+ * metric. jumped: f is a flash sent ahead of older items (it then carries
+ * "cursor"). Takes the caller's reference to f. Returns 0, or -1 when the
+ * connection is broken. */
+static int write_frame(nw_session_t *s, nw_frame_t *f, bool jumped, int64_t *now_ms)
+{
+    enum lws_write_protocol wp;
+    int n;
+
+    if (jumped) {
+        /* A flash sent ahead of older items: tell the client where to
+         * resume from, since its id is past items it has not got. */
+        nw_frame_t *c = nw_frame_with_cursor(f, s->cursor_ms, s->cursor_seq);
+        nw_frame_unref(f);
+        if (c == NULL)
+            return -1;
+        f = c;
+    } else if (f->id_ms != 0 || f->id_seq != 0) {
+        s->cursor_ms = f->id_ms;
+        s->cursor_seq = f->id_seq;
+    }
+    if (f->ingest_ms > 0) {
+        if (*now_ms == 0)
+            *now_ms = nw_now_ms();
+        nw_metrics_observe_latency(s->env->metrics, f->urgency, *now_ms - f->ingest_ms);
+    }
+    wp = f->sse ? LWS_WRITE_HTTP : f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+    n = lws_write(s->wsi, f->payload, f->len, wp);
+    n = n < (int)f->len ? -1 : 0;
+    nw_frame_unref(f);
+    return n;
+}
+
+bool nw_session_write_now(nw_session_t *s, nw_frame_t *f)
+{
+    int64_t now_ms = 0;
+
+    /* Only in order and only when nothing waits: otherwise the queue (and
+     * the writeable callback) keeps the order and the overflow policy. */
+    if (!s->open || s->close_code != 0 || s->replaying || !nw_outq_empty(&s->q) ||
+        lws_partial_buffered(s->wsi))
+        return false;
+    if (write_frame(s, nw_frame_ref(f), false, &now_ms) < 0) {
+        /* broken: the next writeable callback closes it */
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "write failed", false);
+        return true;
+    }
+    NW_METRIC_INC1(s->env->metrics->frames_written);
+    return true;
 }
 
 int nw_session_writeable(nw_session_t *s)
@@ -148,39 +210,16 @@ int nw_session_writeable(nw_session_t *s)
     if (s->close_code != 0 && !s->close_flush)
         goto close;
     while (written < NW_WRITE_BATCH && (f = nw_outq_pop_urgent_first(&s->q, &jumped)) != NULL) {
-        int n;
-        bool short_write;
-
-        if (jumped) {
-            /* A flash sent ahead of older items: tell the client where to
-             * resume from, since its id is past items it has not got. */
-            nw_frame_t *c = nw_frame_with_cursor(f, s->cursor_ms, s->cursor_seq);
-            nw_frame_unref(f);
-            if (c == NULL)
-                return -1;
-            f = c;
-        } else if (f->id_ms != 0 || f->id_seq != 0) {
-            s->cursor_ms = f->id_ms;
-            s->cursor_seq = f->id_seq;
-        }
-        if (f->ingest_ms > 0) {
-            if (now_ms == 0)
-                now_ms = nw_now_ms();
-            nw_metrics_observe_latency(m, f->urgency, now_ms - f->ingest_ms);
-        }
-        n = lws_write(s->wsi, f->payload, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        short_write = n < (int)f->len;
-        nw_frame_unref(f);
-        if (short_write) {
-            NW_METRIC_ADD(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+        if (write_frame(s, f, jumped, &now_ms) < 0) {
+            NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
             return -1;
         }
         written++;
         if (nw_outq_empty(&s->q) || lws_send_pipe_choked(s->wsi))
             break;
     }
-    NW_METRIC_ADD(m->frames_written, written);
-    NW_METRIC_ADD(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+    NW_METRIC_ADD1(m->frames_written, written);
+    NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
     if (!nw_outq_empty(&s->q)) {
         lws_callback_on_writable(s->wsi);
         return 0;
@@ -195,11 +234,7 @@ int nw_session_writeable(nw_session_t *s)
         return 0;
     }
 close:
-    if (s->close_code == NW_WS_CLOSE_RESTART || s->close_code == NW_WS_CLOSE_GOING_AWAY)
-        NW_METRIC_INC(m->closes[NW_CLOSE_SHUTDOWN]);
-    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
-                     strlen(s->close_reason));
-    return -1;
+    return nw_session_end(s);
 }
 
 int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_format_t fmt)
@@ -223,10 +258,10 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
         nw_session_close(s, NW_WS_CLOSE_INTERNAL, "out of memory", false);
         return 0;
     }
-    NW_METRIC_INC(env->metrics->sessions_opened);
-    NW_METRIC_ADD(env->metrics->sessions, 1);
+    NW_METRIC_INC1(env->metrics->sessions_opened);
+    NW_METRIC_ADD1(env->metrics->sessions, 1);
     if (fmt == NW_FORMAT_MSGPACK)
-        NW_METRIC_ADD(env->metrics->sessions_msgpack, 1);
+        NW_METRIC_ADD1(env->metrics->sessions_msgpack, 1);
     snprintf(sid, sizeof(sid), "%u-%llu", env->gateway_id, (unsigned long long)s->id);
     nw_session_send_control(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}}", "type", "hello",
                                          "protocol", "newswire.v1", "server",
@@ -270,7 +305,7 @@ int nw_session_timer(nw_session_t *s)
         lws_set_timer_usecs(s->wsi, (lws_usec_t)(s->grant->exp_ms - now) * 1000);
         return 0;
     }
-    NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
+    NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
     nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
     return 0;
 }
@@ -284,11 +319,11 @@ void nw_session_closed(nw_session_t *s)
     s->open = false;
     for (uint32_t i = 0; i < s->nsubs; i++)
         nw_topic_index_remove(env->index, s->subs[i]);
-    NW_METRIC_ADD(env->metrics->subscriptions, -(int64_t)s->nsubs);
+    NW_METRIC_ADD1(env->metrics->subscriptions, -(int64_t)s->nsubs);
     free(s->subs);
     s->subs = NULL;
     s->nsubs = 0;
-    NW_METRIC_ADD(env->metrics->queued_bytes, -(int64_t)s->q.bytes);
+    NW_METRIC_ADD1(env->metrics->queued_bytes, -(int64_t)s->q.bytes);
     nw_outq_clear(&s->q);
     free(s->rx);
     s->rx = NULL;
@@ -319,10 +354,10 @@ void nw_session_closed(nw_session_t *s)
         env->head = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
-    NW_METRIC_INC(env->metrics->sessions_closed);
-    NW_METRIC_ADD(env->metrics->sessions, -1);
+    NW_METRIC_INC1(env->metrics->sessions_closed);
+    NW_METRIC_ADD1(env->metrics->sessions, -1);
     if (s->fmt == NW_FORMAT_MSGPACK)
-        NW_METRIC_ADD(env->metrics->sessions_msgpack, -1);
+        NW_METRIC_ADD1(env->metrics->sessions_msgpack, -1);
 }
 
 nw_session_t *nw_session_find(nw_session_env_t *env, uint64_t id)
@@ -402,7 +437,7 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
             if (r != NW_OUTQ_OK)
                 close_slow(s, r);
             else
-                NW_METRIC_INC(env->metrics->deliveries);
+                NW_METRIC_INC1(env->metrics->deliveries);
         }
         nw_frame_unref(f);
     }

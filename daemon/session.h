@@ -51,6 +51,7 @@ typedef struct nw_session_env {
     nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
     uint16_t shutdown_code; /* close code sent when shutting down */
+    bool write_now;         /* deliver with lws_write at once when nothing waits */
 
     /* security, shared by every gateway thread */
     nw_auth_t *auth;
@@ -132,6 +133,12 @@ void nw_session_closed(nw_session_t *s);
  * keep up. While a resume is answered, the frame waits in the session's
  * held queue. */
 void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f);
+
+/* Writes f at once when the session has nothing queued (the socket most
+ * likely has room: one send(), no poll registration); lws buffers a short
+ * write itself and asks for a writeable callback. Returns false when the
+ * frame must be queued instead. */
+bool nw_session_write_now(nw_session_t *s, nw_frame_t *f);
 
 /* Delivers a history answer to the session it was made for (req->owner):
  * the subscribed message, the replayed or recent items, then what was held

@@ -34,6 +34,10 @@ int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, boo
 /* Takes one message from the session's rate bucket; false when empty. */
 bool nw_session_rate_take(nw_session_t *s);
 
+/* Ends the session from its writeable callback: sets the close code and
+ * reason; the caller returns -1 to lws. */
+int nw_session_end(nw_session_t *s);
+
 /* Counts an item dropped by the overflow policy (nw_outq_drop_cb). */
 void nw_session_drop_cb(int urgency, void *arg);
 

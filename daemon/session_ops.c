@@ -58,7 +58,7 @@ static int subscribe_list(nw_session_t *s, const nw_topic_list_t *list)
         s->subs[s->nsubs++] = sub;
         added++;
     }
-    NW_METRIC_ADD(s->env->metrics->subscriptions, (int64_t)added);
+    NW_METRIC_ADD1(s->env->metrics->subscriptions, (int64_t)added);
     return 0;
 }
 
@@ -68,8 +68,8 @@ static int apply_subscribe(nw_session_t *s, const nw_topic_list_t *list, int min
     int rc = subscribe_list(s, list);
 
     if (rc == 1) {
-        NW_METRIC_INC(s->env->metrics->client_errors);
-        NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+        NW_METRIC_INC1(s->env->metrics->client_errors);
+        NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_POLICY]);
         nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
         return 0;
     }
@@ -149,7 +149,7 @@ static int subscribe(nw_session_t *s, const nw_topic_list_t *list, int min_urgen
             snprintf(m, sizeof(m), "not allowed to subscribe to \"%s\": %s", list->v[i],
                      s->grant ? "the token does not grant it"
                               : "it is not public and no token grants it");
-            NW_METRIC_INC(s->env->metrics->forbidden);
+            NW_METRIC_INC1(s->env->metrics->forbidden);
             nw_session_send_error(s, "forbidden", m);
             return 0;
         }
@@ -160,8 +160,8 @@ static int subscribe(nw_session_t *s, const nw_topic_list_t *list, int min_urgen
     case 0:
         break;
     case 1:
-        NW_METRIC_INC(s->env->metrics->client_errors);
-        NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+        NW_METRIC_INC1(s->env->metrics->client_errors);
+        NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_POLICY]);
         nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
         return 0;
     default:
@@ -197,7 +197,7 @@ static void op_unsubscribe(nw_session_t *s, const nw_topic_list_t *list)
                 json_array_append_new(removed, json_string(list->v[i]));
                 nw_topic_index_remove(s->env->index, s->subs[j]);
                 s->subs[j] = s->subs[--s->nsubs];
-                NW_METRIC_ADD(s->env->metrics->subscriptions, -1);
+                NW_METRIC_ADD1(s->env->metrics->subscriptions, -1);
                 break;
             }
         }
@@ -213,7 +213,7 @@ int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, boo
     int rc;
 
     if (!nw_session_rate_take(s)) {
-        NW_METRIC_INC(s->env->metrics->client_errors);
+        NW_METRIC_INC1(s->env->metrics->client_errors);
         return nw_session_close_now(s, NW_WS_CLOSE_RATE, "too many messages", NW_CLOSE_RATE);
     }
 
@@ -226,7 +226,7 @@ int nw_session_handle_message(nw_session_t *s, const char *data, size_t len, boo
     }
     rc = nw_op_read(data, len, binary, s->env->cfg->ws_max_topics, &op, &code, &err);
     if (rc == -E2BIG) {
-        NW_METRIC_INC(s->env->metrics->client_errors);
+        NW_METRIC_INC1(s->env->metrics->client_errors);
         return nw_session_close_now(s, NW_WS_CLOSE_POLICY, "too many topics", NW_CLOSE_POLICY);
     }
     if (rc < 0) {
@@ -352,8 +352,8 @@ int nw_session_apply_url(nw_session_t *s)
             /* Not nw_session_close_now(): failing ESTABLISHED would leave lws to decide
              * whether CLOSED follows; a queued close always goes through
              * WRITEABLE and CLOSED. */
-            NW_METRIC_INC(s->env->metrics->client_errors);
-            NW_METRIC_INC(s->env->metrics->closes[NW_CLOSE_POLICY]);
+            NW_METRIC_INC1(s->env->metrics->client_errors);
+            NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_POLICY]);
             nw_session_close(s, NW_WS_CLOSE_POLICY, "too many topics", false);
             return 0;
         }
@@ -383,7 +383,7 @@ int nw_session_apply_url(nw_session_t *s)
 /* Closes with one of the 4xxx codes and counts why. */
 static void close_auth(nw_session_t *s, uint16_t code, const char *reason, nw_close_reason_t why)
 {
-    NW_METRIC_INC(s->env->metrics->closes[why]);
+    NW_METRIC_INC1(s->env->metrics->closes[why]);
     nw_log(NW_LOG_INFO, "session", "closing", "session=%u-%llu peer=%s code=%u reason=\"%s\"",
            s->env->gateway_id, (unsigned long long)s->id, s->peer, code, reason);
     nw_session_close(s, code, reason, true);

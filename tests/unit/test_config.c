@@ -52,6 +52,7 @@ static const num_key_t num_keys[] = {
     {"embargo_batch", U(embargo_batch), 1, 10000},
     {"gateway_threads", U(gateway_threads), 1, 64},
     {"reuse_port", U(reuse_port), 0, 1},
+    {"write_now", U(write_now), 0, 1},
     {"ws_max_frame", Z(ws_max_frame), 256, 1 * MIB},
     {"ws_max_topics", U(ws_max_topics), 1, 4096},
     {"session_queue_bytes", Z(session_queue_bytes), 4 * KIB, 1 * GIB},
