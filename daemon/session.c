@@ -18,7 +18,8 @@
 #include "recent.h"
 #include "topic.h"
 
-#define NW_WRITE_BATCH 64 /* frames written per WRITEABLE callback at most */
+#define NW_WRITE_BATCH 64    /* frames written per WRITEABLE callback at most */
+#define NW_CLOSE_TIMEOUT_S 3 /* seconds to get a close frame out before dropping the link */
 
 int nw_session_end(nw_session_t *s)
 {
@@ -75,6 +76,10 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
         nw_outq_clear(&s->q);
     }
     lws_callback_on_writable(s->wsi);
+    /* A client that does not read never makes the socket writeable: drop
+     * it if the close cannot be sent in time (a slow consumer, mostly). */
+    if (!flush)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, NW_CLOSE_TIMEOUT_S);
 }
 
 /* Closes a session that cannot keep up (or ran out of memory). */
