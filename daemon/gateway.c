@@ -279,12 +279,44 @@ static bool gw_offers_known_protocol(struct lws *wsi)
     return false;
 }
 
+/* The origin and connection-limit checks shared by WebSocket upgrades and
+ * SSE streams. Returns 0 to go on (*cors, when not NULL, is set to the
+ * Access-Control-Allow-Origin to send, or NULL), or what gw_refuse_upgrade
+ * returned. origin is scratch space. */
+static int gw_refuse_check(nw_gateway_t *gw, struct lws *wsi, char *origin, size_t olen,
+                           const char **cors)
+{
+    char peer[48];
+    int rc;
+
+    /* Origins protect browsers: a request without Origin is not a
+     * browser's and is not refused. */
+    if (gw->env.auth != NULL && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, origin, (int)olen, WSI_TOKEN_ORIGIN) < 0 ||
+            !nw_auth_origin_allowed(gw->env.auth, origin))
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_ORIGIN, HTTP_STATUS_FORBIDDEN,
+                                     "origin not allowed");
+        if (cors != NULL)
+            *cors = nw_auth_any_origin(gw->env.auth) ? "*" : origin;
+    }
+    if (gw->env.limits != NULL) {
+        lws_get_peer_simple(wsi, peer, sizeof(peer));
+        rc = nw_limits_check(gw->env.limits, peer);
+        if (rc == -EMFILE)
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_TOTAL, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                                     "too many connections");
+        if (rc == -EUSERS)
+            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_PER_IP, 429,
+                                     "too many connections from this address");
+    }
+    return 0;
+}
+
 /* Accepts an upgrade only on /v1/stream with a known subprotocol (or none),
  * and not while shutting down. */
 static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
 {
-    char uri[256], origin[512], peer[48];
-    int rc;
+    char uri[256], origin[512];
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
         strcmp(uri, "/v1/stream") != 0)
@@ -297,24 +329,7 @@ static int gw_confirm_upgrade(nw_gateway_t *gw, struct lws *wsi)
     if (gw->env.shutting_down)
         return gw_refuse_upgrade(gw, wsi, NW_REFUSE_SHUTDOWN, HTTP_STATUS_SERVICE_UNAVAILABLE,
                                  "server shutting down");
-    /* Origins protect browsers: a request without Origin is not a
-     * browser's and is not refused. */
-    if (gw->env.auth != NULL && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
-        (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
-         !nw_auth_origin_allowed(gw->env.auth, origin)))
-        return gw_refuse_upgrade(gw, wsi, NW_REFUSE_ORIGIN, HTTP_STATUS_FORBIDDEN,
-                                 "origin not allowed");
-    if (gw->env.limits != NULL) {
-        lws_get_peer_simple(wsi, peer, sizeof(peer));
-        rc = nw_limits_check(gw->env.limits, peer);
-        if (rc == -EMFILE)
-            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_TOTAL, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                                     "too many connections");
-        if (rc == -EUSERS)
-            return gw_refuse_upgrade(gw, wsi, NW_REFUSE_PER_IP, 429,
-                                     "too many connections from this address");
-    }
-    return 0;
+    return gw_refuse_check(gw, wsi, origin, sizeof(origin), NULL);
 }
 
 /* Makes room in the dispatch scratch for one more session. */
@@ -354,6 +369,57 @@ static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
     return nw_static_serve(wsi, gw->env.cfg->static_dir, path, cors);
 }
 
+static void gw_session_closed(nw_gateway_t *gw, nw_session_t *s)
+{
+    nw_session_closed(s);
+    gw->nsessions--;
+    if (gw->env.shutting_down && gw->env.head == NULL)
+        atomic_store(&gw->drained, true);
+}
+
+/* GET /v1/events: a Server-Sent Events stream. The same refusals as a
+ * WebSocket upgrade; then the response head, and a session in SSE format
+ * that the writeable callback feeds for as long as the client reads. */
+static int gw_sse_start(nw_gateway_t *gw, nw_session_t *s, struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 640];
+    char *head = (char *)buf + LWS_PRE, origin[512];
+    const char *cors = NULL;
+    int rc, n;
+
+    char topics[4096];
+
+    if (gw->env.shutting_down)
+        rc = gw_refuse_upgrade(gw, wsi, NW_REFUSE_SHUTDOWN, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                               "server shutting down");
+    else if (lws_get_urlarg_by_name(wsi, "topics=", topics, sizeof(topics)) == NULL)
+        rc = gw_refuse_upgrade(gw, wsi, NW_REFUSE_PATH, HTTP_STATUS_BAD_REQUEST,
+                               "an event stream needs ?topics=");
+    else
+        rc = gw_refuse_check(gw, wsi, origin, sizeof(origin), &cors);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0; /* answered */
+    n = snprintf(head, sizeof(buf) - LWS_PRE,
+                 "HTTP/1.1 200 OK\x0d\x0a"
+                 "content-type: text/event-stream; charset=utf-8\x0d\x0a"
+                 "cache-control: no-cache\x0d\x0a"
+                 "x-accel-buffering: no\x0d\x0a"
+                 "x-content-type-options: nosniff\x0d\x0a"
+                 "%s%s%s"
+                 "connection: close\x0d\x0a\x0d\x0a",
+                 cors ? "access-control-allow-origin: " : "", cors ? cors : "",
+                 cors ? "\x0d\x0avary: origin\x0d\x0a" : "");
+    if (n < 0 || (size_t)n >= sizeof(buf) - LWS_PRE ||
+        lws_write(wsi, (unsigned char *)head, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n)
+        return -1;
+    /* the stream lasts: no HTTP transaction timeout */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    if (gw_reserve_hit(gw) < 0)
+        return -1;
+    gw->nsessions++;
+    return nw_session_open(s, wsi, &gw->env, NW_FORMAT_SSE);
+}
+
 static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -381,19 +447,18 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return nw_session_timer(s);
         return 0;
     case LWS_CALLBACK_CLOSED:
-        if (s != NULL && s->open) {
-            nw_session_closed(s);
-            gw->nsessions--;
-            if (gw->env.shutting_down && gw->env.head == NULL)
-                atomic_store(&gw->drained, true);
-        }
+        if (s != NULL && s->open)
+            gw_session_closed(gw, s);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (gw != NULL)
             gw_wake_cb(gw);
         return 0;
     case LWS_CALLBACK_HTTP: {
-        int rc = nw_recent_http_start(&gw->env, s, wsi, (const char *)in);
+        int rc;
+        if (strcmp((const char *)in, "/v1/events") == 0)
+            return gw_sse_start(gw, s, wsi);
+        rc = nw_recent_http_start(&gw->env, s, wsi, (const char *)in);
         if (rc <= 0)
             return rc;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ||
@@ -407,10 +472,14 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (s != NULL && s->http)
             return nw_recent_http_writeable(s);
+        if (s != NULL && s->open && s->fmt == NW_FORMAT_SSE)
+            return nw_session_writeable(s);
         break;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s != NULL && s->http)
             nw_recent_http_closed(&gw->env, s);
+        if (s != NULL && s->open && s->fmt == NW_FORMAT_SSE)
+            gw_session_closed(gw, s);
         break;
     default:
         break;

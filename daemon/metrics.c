@@ -169,8 +169,11 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
                         (unsigned long long)NW_METRIC_GET(m->redis_noscript));
 
     header(out, "newswire_sessions", "gauge", "Open sessions by transport and format.");
-    evbuffer_add_printf(out, "newswire_sessions{transport=\"ws\",format=\"json\"} %lld\n",
-                        (long long)(GW_SUM(m, sessions) - GW_SUM(m, sessions_msgpack)));
+    evbuffer_add_printf(
+        out, "newswire_sessions{transport=\"ws\",format=\"json\"} %lld\n",
+        (long long)(GW_SUM(m, sessions) - GW_SUM(m, sessions_msgpack) - GW_SUM(m, sessions_sse)));
+    evbuffer_add_printf(out, "newswire_sessions{transport=\"sse\",format=\"json\"} %lld\n",
+                        (long long)GW_SUM(m, sessions_sse));
     evbuffer_add_printf(out, "newswire_sessions{transport=\"ws\",format=\"msgpack\"} %lld\n",
                         (long long)GW_SUM(m, sessions_msgpack));
     header(out, "newswire_sessions_opened_total", "counter", "Sessions opened.");

@@ -71,6 +71,7 @@ typedef struct nw_gateway_metrics {
     _Atomic uint64_t sessions_closed;
     _Atomic int64_t sessions; /* open now (gauge) */
     _Atomic int64_t sessions_msgpack;
+    _Atomic int64_t sessions_sse;
     _Atomic int64_t subscriptions; /* gauge */
     _Atomic int64_t queued_bytes;  /* gauge */
     _Atomic uint64_t deliveries;   /* frames queued to sessions */

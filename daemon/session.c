@@ -18,8 +18,9 @@
 #include "recent.h"
 #include "topic.h"
 
-#define NW_WRITE_BATCH 64    /* frames written per WRITEABLE callback at most */
-#define NW_CLOSE_TIMEOUT_S 3 /* seconds to get a close frame out before dropping the link */
+#define NW_WRITE_BATCH      64    /* frames written per WRITEABLE callback at most */
+#define NW_CLOSE_TIMEOUT_S  3     /* seconds to get a close frame out before dropping the link */
+#define NW_SSE_HEARTBEAT_MS 15000 /* SSE comment heartbeat */
 
 int nw_session_end(nw_session_t *s)
 {
@@ -27,6 +28,8 @@ int nw_session_end(nw_session_t *s)
 
     if (s->close_code == NW_WS_CLOSE_RESTART || s->close_code == NW_WS_CLOSE_GOING_AWAY)
         NW_METRIC_INC1(m->closes[NW_CLOSE_SHUTDOWN]);
+    if (s->fmt == NW_FORMAT_SSE)
+        return -1; /* the "close" event went out; end the response */
     lws_close_reason(s->wsi, (enum lws_close_status)s->close_code, (unsigned char *)s->close_reason,
                      strlen(s->close_reason));
     return -1;
@@ -71,6 +74,20 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
     s->close_code = code;
     s->close_reason = reason;
     s->close_flush = flush;
+    if (s->fmt == NW_FORMAT_SSE) {
+        /* SSE has no close frame: a last "close" event says why, written
+         * after what is kept of the queue. */
+        if (!flush) {
+            NW_METRIC_ADD1(s->env->metrics->queued_bytes, -(int64_t)s->q.bytes);
+            nw_outq_clear(&s->q);
+        }
+        s->close_code = 0; /* let the event through the queue */
+        nw_session_send_control(
+            s, json_pack("{s:s, s:i, s:s}", "type", "close", "code", (int)code, "reason", reason));
+        s->close_code = code;
+        s->close_flush = true;
+        flush = true;
+    }
     if (!flush) {
         NW_METRIC_ADD1(s->env->metrics->queued_bytes, -(int64_t)s->q.bytes);
         nw_outq_clear(&s->q);
@@ -116,6 +133,19 @@ void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
     r = nw_session_enqueue(s, f);
     if (r != NW_OUTQ_OK)
         close_slow(s, r);
+}
+
+/* Queues bytes written as they are (SSE retry hint and heartbeats). */
+static void queue_raw(nw_session_t *s, const char *text)
+{
+    nw_frame_t *f = nw_frame_alloc(strlen(text), s->fmt, NW_URGENCY_CONTROL);
+
+    if (f == NULL)
+        return;
+    memcpy(f->payload, text, f->len);
+    if (s->close_code == 0 && nw_session_enqueue(s, f) != NW_OUTQ_OK)
+        nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "slow consumer: output queue full", false);
+    nw_frame_unref(f);
 }
 
 /* Encodes and queues a control message; steals the reference to msg. */
@@ -265,14 +295,22 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     }
     NW_METRIC_INC1(env->metrics->sessions_opened);
     NW_METRIC_ADD1(env->metrics->sessions, 1);
+    if (fmt == NW_FORMAT_SSE) {
+        NW_METRIC_ADD1(env->metrics->sessions_sse, 1);
+        queue_raw(s, "retry: 3000\n\n");
+        s->heartbeat_ms = nw_now_ms() + NW_SSE_HEARTBEAT_MS;
+        lws_set_timer_usecs(wsi, (lws_usec_t)NW_SSE_HEARTBEAT_MS * 1000);
+    }
     if (fmt == NW_FORMAT_MSGPACK)
         NW_METRIC_ADD1(env->metrics->sessions_msgpack, 1);
     snprintf(sid, sizeof(sid), "%u-%llu", env->gateway_id, (unsigned long long)s->id);
     nw_session_send_control(s, json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:i, s:i}}", "type", "hello",
                                          "protocol", "newswire.v1", "server",
                                          "newswired/" NW_VERSION, "session", sid, "format",
-                                         fmt == NW_FORMAT_JSON ? "json" : "msgpack", "limits",
-                                         "max_topics", (int)env->cfg->ws_max_topics,
+                                         fmt == NW_FORMAT_JSON  ? "json"
+                                         : fmt == NW_FORMAT_SSE ? "sse"
+                                                                : "msgpack",
+                                         "limits", "max_topics", (int)env->cfg->ws_max_topics,
                                          "max_message_bytes", (int)env->cfg->ws_max_frame));
     lws_get_peer_simple(wsi, s->peer, sizeof(s->peer));
     if (env->limits != NULL) {
@@ -302,16 +340,27 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
 
 int nw_session_timer(nw_session_t *s)
 {
-    int64_t now = nw_now_ms();
+    int64_t now = nw_now_ms(), next = INT64_MAX;
 
-    if (s->grant == NULL || s->close_code != 0)
+    if (s->close_code != 0)
         return 0;
-    if (now < s->grant->exp_ms) {
-        lws_set_timer_usecs(s->wsi, (lws_usec_t)(s->grant->exp_ms - now) * 1000);
+    if (s->grant != NULL && now >= s->grant->exp_ms) {
+        NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
+        nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
         return 0;
     }
-    NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
-    nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
+    if (s->fmt == NW_FORMAT_SSE) {
+        if (now >= s->heartbeat_ms) {
+            /* a comment line keeps proxies and the client's timers quiet */
+            queue_raw(s, ": keepalive\n\n");
+            s->heartbeat_ms = now + NW_SSE_HEARTBEAT_MS;
+        }
+        next = s->heartbeat_ms;
+    }
+    if (s->grant != NULL && s->grant->exp_ms < next)
+        next = s->grant->exp_ms;
+    if (next != INT64_MAX)
+        lws_set_timer_usecs(s->wsi, (lws_usec_t)(next > now ? next - now : 1) * 1000);
     return 0;
 }
 
@@ -363,6 +412,8 @@ void nw_session_closed(nw_session_t *s)
     NW_METRIC_ADD1(env->metrics->sessions, -1);
     if (s->fmt == NW_FORMAT_MSGPACK)
         NW_METRIC_ADD1(env->metrics->sessions_msgpack, -1);
+    if (s->fmt == NW_FORMAT_SSE)
+        NW_METRIC_ADD1(env->metrics->sessions_sse, -1);
 }
 
 nw_session_t *nw_session_find(nw_session_env_t *env, uint64_t id)

@@ -87,6 +87,7 @@ typedef struct nw_session {
     bool replaying;                 /* a resume is being answered: live items wait in held */
     nw_outq_t *held;                /* live items that arrived during the resume, or NULL */
     uint64_t cursor_ms, cursor_seq; /* every item up to here was written (or dropped) */
+    int64_t heartbeat_ms;           /* SSE: next heartbeat (Unix ms) */
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 

@@ -322,6 +322,11 @@ int nw_session_apply_url(nw_session_t *s)
         has_since = true;
         snprintf(since, sizeof(since), "%s", v);
     }
+    /* an EventSource that reconnects sends the last id it saw */
+    if (s->fmt == NW_FORMAT_SSE && lws_hdr_custom_copy(s->wsi, buf, 64, "last-event-id:", 14) > 0) {
+        has_since = true;
+        snprintf(since, sizeof(since), "%.*s", (int)sizeof(since) - 1, buf);
+    }
     v = lws_get_urlarg_by_name(s->wsi, "epoch=", buf, sizeof(buf));
     if (v != NULL) {
         has_epoch = true;
