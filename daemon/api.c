@@ -1,4 +1,5 @@
-/* Newswire — API routing: ingest, article lookup, health and metrics. */
+/* Newswire — API routing: ingest, article lookup, webhooks, health and
+ * metrics. */
 #include "api.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@ struct nw_api {
     nw_ingest_t *ingest;
     nw_embargo_t *embargo;
     nw_publishers_t *pubs;
+    nw_webhooks_t *webhooks;
     nw_http_server_t *http;
     nw_api_ready_cb ready;
     void *ready_arg;
@@ -55,6 +57,8 @@ static void serve_metrics(nw_api_t *api, nw_http_req_t *req)
     if (b == NULL || st == NULL || nw_metrics_render(api->metrics, b) < 0) {
         nw_http_reply_error(req, 500, "out of memory", NULL);
     } else {
+        if (api->webhooks != NULL)
+            nw_webhooks_render_metrics(api->webhooks, b);
         nw_http_server_stats(api->http, st);
         evbuffer_add_printf(b,
                             "# HELP newswire_api_connections_total API connections accepted.\n"
@@ -194,6 +198,15 @@ static void request_cb(nw_http_req_t *req, void *arg)
             nw_embargo_list(api->embargo, req);
         else
             method_not_allowed(req, "GET, HEAD");
+    } else if ((strncmp(path, "/v1/webhooks", 12) == 0 && (path[12] == '\0' || path[12] == '/')) &&
+               api->webhooks != NULL) {
+        if (!nw_publishers_is_admin(api->pubs, who)) {
+            NW_METRIC_INC(api->metrics->api_auth[NW_PUB_NOT_ADMIN]);
+            nw_http_reply_error(req, 403, "webhooks need an admin key (admin = 1)",
+                                "Authorization");
+        } else {
+            nw_webhooks_serve(api->webhooks, req, path + 12);
+        }
     } else if (strcmp(path, "/healthz") == 0) {
         if (get)
             reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
@@ -262,6 +275,11 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
 int nw_api_listen(nw_api_t *api)
 {
     return nw_http_server_listen(api->http, api->cfg->api_listen.host, api->cfg->api_listen.port);
+}
+
+void nw_api_set_webhooks(nw_api_t *api, nw_webhooks_t *wh)
+{
+    api->webhooks = wh;
 }
 
 void nw_api_set_publishers(nw_api_t *api, nw_publishers_t *pubs)

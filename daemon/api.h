@@ -1,6 +1,6 @@
 /* Newswire — the newsroom/admin API listener: routing of /v1/articles,
- * /v1/embargoes, /healthz, /readyz and /metrics on the core thread's HTTP
- * server. */
+ * /v1/embargoes, /v1/webhooks (admin publishers only), /healthz, /readyz
+ * and /metrics on the core thread's HTTP server. */
 #ifndef NW_API_H
 #define NW_API_H
 
@@ -12,6 +12,7 @@
 #include "ingest.h"
 #include "metrics.h"
 #include "publishers.h"
+#include "webhook.h"
 
 struct event_base;
 
@@ -30,6 +31,9 @@ nw_api_t *nw_api_new(struct event_base *base, const nw_config_t *cfg, nw_metrics
 /* Uses pubs (borrowed) to identify publishers from now on (replaced on
  * reload). Required before serving. */
 void nw_api_set_publishers(nw_api_t *api, nw_publishers_t *pubs);
+
+/* Serves /v1/webhooks with wh (borrowed; must outlive the API). */
+void nw_api_set_webhooks(nw_api_t *api, nw_webhooks_t *wh);
 
 /* Applies the configuration's HTTP limits again (after a reload). */
 void nw_api_set_limits(nw_api_t *api);

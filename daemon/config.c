@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_int.h"
 #include "log.h"
 
 typedef enum cfg_type {
@@ -143,8 +144,18 @@ static const cfg_key_t cfg_keys[] = {
     {"tls_key", STR(tls_key), 0, 0, "", "PEM private key of tls_cert"},
     {"static_dir", STR(static_dir), 0, 0, "",
      "directory of static files served on the public listener (empty: none)"},
+    {"webhook_poll", NUM(CFG_MS, webhook_poll_ms), 100, 60000, "1s",
+     "how often webhook registrations are reloaded from Redis and idle partners polled"},
+    {"webhook_claim_idle", NUM(CFG_MS, webhook_claim_idle_ms), 1000, 3600000, "60s",
+     "a webhook delivery left this long by a crashed instance is taken over by another"},
+    {"webhook_retry_base", NUM(CFG_MS, webhook_retry_base_ms), 10, 3600000, "1s",
+     "first webhook retry delay (doubled at each retry, with jitter)"},
+    {"webhook_retry_max", NUM(CFG_MS, webhook_retry_max_ms), 10, 86400000, "1h",
+     "longest delay between two webhook retries"},
+    {"webhook_dead_maxlen", NUM(CFG_UINT, webhook_dead_maxlen), 10, 10000000, "10000",
+     "approximate number of dead letters kept per webhook"},
     {"shutdown_timeout", NUM(CFG_MS, shutdown_timeout_ms), 0, 600000, "10s",
-     "time allowed on SIGTERM for in-flight publishes and WebSocket closes"},
+     "time allowed on SIGTERM for in-flight publishes, webhook requests and WebSocket closes"},
 };
 
 /* Keys a reload (SIGHUP) cannot change: they shape listeners, threads and
@@ -226,13 +237,8 @@ static const cfg_key_t *cfg_find(const char *name)
 
 /* Parses a non-negative decimal integer followed by an optional unit suffix
  * from units[] (each with its multiplier). A bare number uses bare_mult. */
-typedef struct unit {
-    const char *suffix;
-    unsigned long long mult;
-} unit_t;
-
-static int parse_scaled(const char *s, const unit_t *units, size_t nunits,
-                        unsigned long long bare_mult, unsigned long long *out)
+int nw_config_parse_scaled(const char *s, const nw_config_unit_t *units, size_t nunits,
+                           unsigned long long bare_mult, unsigned long long *out)
 {
     char *end;
     unsigned long long v;
@@ -260,14 +266,14 @@ static int parse_scaled(const char *s, const unit_t *units, size_t nunits,
     return -EINVAL;
 }
 
-static const unit_t size_units[] = {
+static const nw_config_unit_t size_units[] = {
     {"k", KiB},   {"kb", KiB},       {"kib", KiB},       {"m", MiB},          {"mb", MiB},
     {"mib", MiB}, {"g", 1024 * MiB}, {"gb", 1024 * MiB}, {"gib", 1024 * MiB}, {"b", 1},
 };
-static const unit_t ms_units[] = {
+const nw_config_unit_t nw_config_ms_units[NW_CONFIG_MS_UNITS] = {
     {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
 };
-static const unit_t s_units[] = {
+const nw_config_unit_t nw_config_s_units[NW_CONFIG_S_UNITS] = {
     {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400},
 };
 
@@ -402,16 +408,16 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
         memcpy(base + k->offset, value, strlen(value) + 1);
         return 0;
     case CFG_UINT:
-        rc = parse_scaled(value, NULL, 0, 1, &v);
+        rc = nw_config_parse_scaled(value, NULL, 0, 1, &v);
         break;
     case CFG_SIZE:
-        rc = parse_scaled(value, size_units, NW_ARRAY_LEN(size_units), 1, &v);
+        rc = nw_config_parse_scaled(value, size_units, NW_ARRAY_LEN(size_units), 1, &v);
         break;
     case CFG_MS:
-        rc = parse_scaled(value, ms_units, NW_ARRAY_LEN(ms_units), 1, &v);
+        rc = nw_config_parse_scaled(value, nw_config_ms_units, NW_CONFIG_MS_UNITS, 1, &v);
         break;
     case CFG_S:
-        rc = parse_scaled(value, s_units, NW_ARRAY_LEN(s_units), 1, &v);
+        rc = nw_config_parse_scaled(value, nw_config_s_units, NW_CONFIG_S_UNITS, 1, &v);
         break;
     case CFG_LISTEN:
         if (nw_config_parse_listen(value, (nw_listen_addr_t *)(base + k->offset)) < 0) {
@@ -475,8 +481,7 @@ int nw_config_set(nw_config_t *cfg, const char *key, const char *value, nw_err_t
     return cfg_apply(cfg, k, value, err);
 }
 
-/* Trims blanks at both ends of s in place and returns it. */
-static char *trim(char *s)
+char *nw_config_trim(char *s)
 {
     char *e;
 
@@ -488,99 +493,11 @@ static char *trim(char *s)
     return s;
 }
 
-/* Parses 64 hex digits into 32 bytes. */
-static int parse_sha256(const char *hex, unsigned char out[32])
-{
-    if (strlen(hex) != 64 || strspn(hex, "0123456789abcdefABCDEF") != 64)
-        return -EINVAL;
-    for (int i = 0; i < 32; i++) {
-        char b[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
-        out[i] = (unsigned char)strtoul(b, NULL, 16);
-    }
-    return 0;
-}
-
-/* Starts a [publisher NAME] section. */
-static int publisher_begin(nw_config_t *cfg, const char *name, nw_err_t *err)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > 64 ||
-        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
-        nw_err_set(err, "publisher", "publisher name must be 1..64 of [A-Za-z0-9_.-]");
-        return -EINVAL;
-    }
-    for (unsigned i = 0; i < cfg->npublishers; i++) {
-        if (strcmp(cfg->publishers[i].name, name) == 0) {
-            nw_err_set(err, "publisher", "publisher %s is defined twice", name);
-            return -EINVAL;
-        }
-    }
-    if (cfg->npublishers == NW_MAX_PUBLISHERS) {
-        nw_err_set(err, "publisher", "more than %d publishers", NW_MAX_PUBLISHERS);
-        return -EINVAL;
-    }
-    memset(&cfg->publishers[cfg->npublishers], 0, sizeof(cfg->publishers[0]));
-    memcpy(cfg->publishers[cfg->npublishers].name, name, n + 1);
-    cfg->publishers[cfg->npublishers].rate = 10;
-    cfg->npublishers++;
-    return 0;
-}
-
-/* Sets a key of the current publisher section. */
-static int publisher_set(nw_publisher_cfg_t *p, const char *key, const char *value, nw_err_t *err)
-{
-    if (strcmp(key, "key_sha256") == 0) {
-        if (parse_sha256(value, p->key_sha256) < 0) {
-            nw_err_set(err, key, "publisher %s: key_sha256 must be 64 hex digits", p->name);
-            return -EINVAL;
-        }
-        p->key_sha256_set = true;
-        return 0;
-    }
-    if (strcmp(key, "topics") == 0) {
-        if (strlen(value) == 0 || strlen(value) >= sizeof(p->topics)) {
-            nw_err_set(err, key, "publisher %s: topics must be 1..%zu bytes", p->name,
-                       sizeof(p->topics) - 1);
-            return -EINVAL;
-        }
-        memcpy(p->topics, value, strlen(value) + 1);
-        return 0;
-    }
-    if (strcmp(key, "rate") == 0) {
-        char *end;
-        unsigned long v = strtoul(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || v < 1 || v > 100000) {
-            nw_err_set(err, key, "publisher %s: rate must be 1..100000 items per second", p->name);
-            return -EINVAL;
-        }
-        p->rate = (unsigned)v;
-        return 0;
-    }
-    nw_err_set(err, key, "publisher %s: unknown key \"%s\" (key_sha256, topics, rate)", p->name,
-               key);
-    return -ENOENT;
-}
-
-/* Checks that a finished publisher section has what it needs. */
-static int publisher_end(const nw_publisher_cfg_t *p, nw_err_t *err)
-{
-    if (!p->key_sha256_set) {
-        nw_err_set(err, "key_sha256", "publisher %s: key_sha256 is required", p->name);
-        return -EINVAL;
-    }
-    if (p->topics[0] == '\0') {
-        nw_err_set(err, "topics", "publisher %s: topics is required", p->name);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
 {
     char line[NW_CONFIG_LIST_MAX + 256];
     unsigned lineno = 0;
-    nw_publisher_cfg_t *section = NULL;
+    nw_config_section_t sec = {NULL, NULL};
     FILE *f = fopen(path, "r");
     int rc = 0;
 
@@ -599,30 +516,16 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
             rc = -EINVAL;
             break;
         }
-        key = trim(line);
+        key = nw_config_trim(line);
         if (key[0] == '\0' || key[0] == '#')
             continue;
         if (key[0] == '[') {
-            char *close = strchr(key, ']');
-            if (section != NULL && publisher_end(section, &kerr) < 0) {
+            if (nw_config_section_end(&sec, &kerr) < 0 ||
+                nw_config_section_begin(cfg, key, &sec, &kerr) < 0) {
                 nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
                 rc = -EINVAL;
                 break;
             }
-            section = NULL;
-            if (close == NULL || trim(close + 1)[0] != '\0' ||
-                strncmp(key, "[publisher ", 11) != 0) {
-                nw_err_set(err, "config", "%s:%u: expected \"[publisher NAME]\"", path, lineno);
-                rc = -EINVAL;
-                break;
-            }
-            *close = '\0';
-            if (publisher_begin(cfg, trim(key + 11), &kerr) < 0) {
-                nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
-                rc = -EINVAL;
-                break;
-            }
-            section = &cfg->publishers[cfg->npublishers - 1];
             continue;
         }
         eq = strchr(key, '=');
@@ -632,13 +535,13 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
             break;
         }
         *eq = '\0';
-        key = trim(key);
-        value = trim(eq + 1);
+        key = nw_config_trim(key);
+        value = nw_config_trim(eq + 1);
         if (value[0] == '"') {
             /* a quoted value: up to the closing quote, then only blanks or
              * a comment */
             char *close = strchr(value + 1, '"');
-            char *rest = close ? trim(close + 1) : NULL;
+            char *rest = close ? nw_config_trim(close + 1) : NULL;
             if (close == NULL || (rest[0] != '\0' && rest[0] != '#')) {
                 nw_err_set(err, key, "%s:%u: %s: unterminated quoted value", path, lineno, key);
                 rc = -EINVAL;
@@ -651,19 +554,21 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
             char *hash = strstr(value, " #");
             if (hash != NULL)
                 *hash = '\0';
-            value = trim(value);
+            value = nw_config_trim(value);
         }
-        rc = section ? publisher_set(section, key, value, &kerr)
-                     : nw_config_set(cfg, key, value, &kerr);
+        if (sec.pub != NULL || sec.hook != NULL)
+            rc = nw_config_section_set(&sec, key, value, &kerr);
+        else
+            rc = nw_config_set(cfg, key, value, &kerr);
         if (rc < 0) {
             nw_err_set(err, kerr.field, "%s:%u: %s", path, lineno, kerr.message);
             rc = -EINVAL;
             break;
         }
     }
-    if (rc == 0 && section != NULL) {
+    if (rc == 0) {
         nw_err_t kerr;
-        if (publisher_end(section, &kerr) < 0) {
+        if (nw_config_section_end(&sec, &kerr) < 0) {
             nw_err_set(err, kerr.field, "%s: %s", path, kerr.message);
             rc = -EINVAL;
         }
@@ -674,18 +579,6 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
     }
     fclose(f);
     return rc;
-}
-
-/* Writes the [publisher] sections after the keys. */
-static void dump_publishers(const nw_config_t *cfg, FILE *out)
-{
-    for (unsigned i = 0; i < cfg->npublishers; i++) {
-        const nw_publisher_cfg_t *p = &cfg->publishers[i];
-        fprintf(out, "\n[publisher %s]\nkey_sha256 = ", p->name);
-        for (int b = 0; b < 32; b++)
-            fprintf(out, "%02x", p->key_sha256[b]);
-        fprintf(out, "\ntopics = \"%s\"\nrate = %u\n", p->topics, p->rate);
-    }
 }
 
 void nw_config_dump(const nw_config_t *cfg, FILE *out)
@@ -730,7 +623,7 @@ void nw_config_dump(const nw_config_t *cfg, FILE *out)
             break;
         }
     }
-    dump_publishers(cfg, out);
+    nw_config_dump_sections(cfg, out);
 }
 
 void nw_config_usage(FILE *out, const char *argv0)
@@ -841,7 +734,7 @@ int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t
                 return -EINVAL;
             }
             *eq = '\0';
-            if (nw_config_set(cfg, trim(kv), trim(eq + 1), err) < 0)
+            if (nw_config_set(cfg, nw_config_trim(kv), nw_config_trim(eq + 1), err) < 0)
                 return -EINVAL;
             break;
         }

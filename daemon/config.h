@@ -34,8 +34,11 @@ typedef struct nw_redis_addr {
     char password[NW_CONFIG_STR_MAX];
 } nw_redis_addr_t;
 
-#define NW_MAX_PUBLISHERS  256
-#define NW_CONFIG_LIST_MAX 4096
+#define NW_MAX_PUBLISHERS     256
+#define NW_MAX_WEBHOOKS       64
+#define NW_CONFIG_LIST_MAX    4096
+#define NW_WEBHOOK_URL_MAX    1024
+#define NW_WEBHOOK_SECRET_MAX 128
 
 /* One [publisher NAME] section: who may publish, where, how fast. */
 typedef struct nw_publisher_cfg {
@@ -44,7 +47,23 @@ typedef struct nw_publisher_cfg {
     char topics[NW_CONFIG_LIST_MAX]; /* granted patterns, comma-separated */
     unsigned rate;                   /* items per second (burst: the same count) */
     bool key_sha256_set;
+    bool admin; /* may manage webhooks (/v1/webhooks) */
 } nw_publisher_cfg_t;
+
+/* One [webhook NAME] section: a partner that gets signed HTTP POSTs of the
+ * items on its topics (webhook.h). The secret is checked by
+ * nw_webhooks_check_config(), the rest here. */
+typedef struct nw_webhook_cfg {
+    char name[65];
+    char url[NW_WEBHOOK_URL_MAX];
+    char topics[NW_CONFIG_LIST_MAX];    /* patterns, comma-separated */
+    char secret[NW_WEBHOOK_SECRET_MAX]; /* "whsec_<base64>" */
+    unsigned min_urgency;               /* 1..9: items less urgent are not sent (9: all) */
+    unsigned concurrency;               /* requests in flight at once */
+    unsigned timeout_ms;                /* per request */
+    unsigned horizon_s;                 /* retries stop after this; then dead letter */
+    bool insecure;                      /* https: do not verify the certificate (tests) */
+} nw_webhook_cfg_t;
 
 typedef struct nw_config {
     /* where */
@@ -114,6 +133,15 @@ typedef struct nw_config {
     nw_publisher_cfg_t publishers[NW_MAX_PUBLISHERS];
     unsigned npublishers;
 
+    /* webhooks ([webhook NAME] sections and the engine's settings) */
+    nw_webhook_cfg_t webhooks[NW_MAX_WEBHOOKS];
+    unsigned nwebhooks;
+    unsigned webhook_poll_ms;
+    unsigned webhook_claim_idle_ms;
+    unsigned webhook_retry_base_ms;
+    unsigned webhook_retry_max_ms;
+    unsigned webhook_dead_maxlen;
+
     /* lifecycle */
     unsigned shutdown_timeout_ms;
 } nw_config_t;
@@ -127,9 +155,10 @@ int nw_config_set(nw_config_t *cfg, const char *key, const char *value, nw_err_t
 
 /* Reads a config file: "key = value" lines, '#' comments, blank lines;
  * values may be double-quoted; "[publisher NAME]" starts a publisher
- * section (keys key_sha256, topics, rate) that lasts until the next
- * section. Returns 0, or a negative errno with err naming "file:line: key"
- * and the reason. */
+ * section (keys key_sha256, topics, rate, admin) and "[webhook NAME]" a
+ * webhook section (url, topics, secret, min_urgency, concurrency, timeout,
+ * horizon, insecure), each lasting until the next section. Returns 0, or a negative errno with err
+ * naming "file:line: key" and the reason. */
 int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err);
 
 /* Parses "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1). */

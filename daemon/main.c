@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "publishers.h"
 #include "redis.h"
+#include "webhook.h"
 #include "wire.h"
 
 extern const char nw_publish_lua[];
@@ -39,6 +40,9 @@ extern const char nw_release_lua[];
 extern const char nw_embargoes_lua[];
 extern const char nw_position_lua[];
 extern const char nw_recent_lua[];
+extern const char nw_webhook_admin_lua[];
+extern const char nw_webhook_dead_lua[];
+extern const char nw_webhook_touch_lua[];
 
 #define NW_SHUTDOWN_POLL_MS 20
 
@@ -54,9 +58,11 @@ typedef struct daemon {
     nw_redis_t *cmd;  /* publishes and lookups */
     nw_redis_t *tail; /* dedicated to XREAD BLOCK */
     nw_redis_script_t publish, release, embargoes, position, recent, tail_position;
+    nw_redis_script_t wh_admin, wh_dead, wh_touch;
     nw_history_t *history;
     nw_ingest_t *ingest;
     nw_embargo_t *embargo;
+    nw_webhooks_t *webhooks;
     nw_api_t *api;
     nw_wire_t *wire;
     nw_gateway_t **gateways;
@@ -106,6 +112,9 @@ static void sink_flush(void *arg)
 
     for (unsigned i = 0; i < d->ngateways; i++)
         nw_gateway_wake(d->gateways[i]);
+    /* webhooks read the wire through their own consumer groups: only tell
+     * them that there is something new */
+    nw_webhooks_kick(d->webhooks);
 }
 
 static void hold_cb(int64_t release_ms, void *arg)
@@ -121,7 +130,8 @@ static bool ready_cb(void *arg, bool *redis_up, bool *wire_up)
 
     *redis_up = nw_redis_is_up(d->cmd);
     *wire_up = d->wire != NULL && nw_wire_is_live(d->wire);
-    return *redis_up && *wire_up && !d->stopping;
+    /* at start, also the webhooks' consumer groups (webhook.h) */
+    return *redis_up && *wire_up && !d->stopping && nw_webhooks_ready(d->webhooks);
 }
 
 /* Every second (or twice per watchdog interval): tells systemd when the
@@ -173,6 +183,7 @@ static void shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
         drained = drained && nw_gateway_drained(d->gateways[i]);
         nw_gateway_wake(d->gateways[i]);
     }
+    drained = drained && nw_webhooks_drained(d->webhooks);
     if ((drained && nw_ingest_pending(d->ingest) == 0 && nw_embargo_pending(d->embargo) == 0) ||
         deadline_passed(&d->shutdown_deadline)) {
         if (!drained || nw_ingest_pending(d->ingest) != 0)
@@ -209,6 +220,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         d->shutdown_deadline.tv_nsec -= 1000000000L;
     }
     nw_api_stop_accepting(d->api);
+    nw_webhooks_stop(d->webhooks);
     for (unsigned i = 0; i < d->ngateways; i++)
         nw_gateway_stop(d->gateways[i]);
     evtimer_add(d->shutdown_ev, &tv);
@@ -232,7 +244,8 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
         return;
     nw_notify_reloading();
     if (nw_config_from_args(cfg, d->argc, d->argv, &action, &err) < 0 ||
-        (auth = nw_auth_new(cfg, &err)) == NULL || (pubs = nw_publishers_new(cfg, &err)) == NULL) {
+        nw_webhooks_check_config(cfg, &err) < 0 || (auth = nw_auth_new(cfg, &err)) == NULL ||
+        (pubs = nw_publishers_new(cfg, &err)) == NULL) {
         nw_log(NW_LOG_ERROR, "main", "reload refused: invalid configuration", "key=%s error=%s",
                err.field, nw_log_quote(err.message, q, sizeof(q)));
         nw_auth_free(auth);
@@ -259,8 +272,10 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
     }
     nw_auth_free(d->auth);
     d->auth = auth;
-    nw_log(NW_LOG_INFO, "main", "configuration reloaded", "publishers=%u log_level=%s",
-           d->cfg.npublishers, nw_log_level_name((nw_log_level_t)d->cfg.log_level));
+    nw_webhooks_reconfigure(d->webhooks);
+    nw_log(NW_LOG_INFO, "main", "configuration reloaded", "publishers=%u webhooks=%u log_level=%s",
+           d->cfg.npublishers, d->cfg.nwebhooks,
+           nw_log_level_name((nw_log_level_t)d->cfg.log_level));
     if (d->cfg.npublishers == 0)
         nw_log(NW_LOG_WARN, "main",
                "no publisher key configured: the API serves loopback peers only");
@@ -295,6 +310,9 @@ static int daemon_start(daemon_t *d)
     d->position = (nw_redis_script_t){.name = "position", .source = nw_position_lua};
     d->tail_position = d->position;
     d->recent = (nw_redis_script_t){.name = "recent", .source = nw_recent_lua};
+    d->wh_admin = (nw_redis_script_t){.name = "webhook_admin", .source = nw_webhook_admin_lua};
+    d->wh_dead = (nw_redis_script_t){.name = "webhook_dead", .source = nw_webhook_dead_lua};
+    d->wh_touch = (nw_redis_script_t){.name = "webhook_touch", .source = nw_webhook_touch_lua};
     d->cmd = redis_link(d, "command");
     d->tail = redis_link(d, "wire");
     if (d->cmd == NULL || d->tail == NULL || nw_redis_add_script(d->cmd, &d->publish) < 0 ||
@@ -302,6 +320,9 @@ static int daemon_start(daemon_t *d)
         nw_redis_add_script(d->cmd, &d->embargoes) < 0 ||
         nw_redis_add_script(d->cmd, &d->position) < 0 ||
         nw_redis_add_script(d->cmd, &d->recent) < 0 ||
+        nw_redis_add_script(d->cmd, &d->wh_admin) < 0 ||
+        nw_redis_add_script(d->cmd, &d->wh_dead) < 0 ||
+        nw_redis_add_script(d->cmd, &d->wh_touch) < 0 ||
         nw_redis_add_script(d->tail, &d->tail_position) < 0)
         return -ENOMEM;
     d->history = nw_history_new(d->base, &d->cfg, d->metrics, d->cmd, &d->position, &d->recent);
@@ -312,9 +333,16 @@ static int daemon_start(daemon_t *d)
     if (d->ingest == NULL || d->embargo == NULL)
         return -ENOMEM;
     nw_ingest_set_hold_cb(d->ingest, hold_cb, d);
+    {
+        nw_webhook_scripts_t ws = {&d->wh_admin, &d->wh_dead, &d->wh_touch};
+        d->webhooks = nw_webhooks_new(d->base, &d->cfg, d->metrics, d->cmd, &ws);
+    }
+    if (d->webhooks == NULL)
+        return -ENOMEM;
     d->api = nw_api_new(d->base, &d->cfg, d->metrics, d->ingest, d->embargo, ready_cb, d);
     if (d->api == NULL)
         return -ENOMEM;
+    nw_api_set_webhooks(d->api, d->webhooks);
     nw_api_set_publishers(d->api, d->pubs);
     nw_ingest_set_publishers(d->ingest, d->pubs);
     if (nw_publishers_empty(d->pubs))
@@ -376,7 +404,8 @@ static int daemon_start(daemon_t *d)
 
 /* Tears down in dependency order: the Redis links first (their pending
  * callbacks answer waiting requests, handing history answers to gateways
- * that are still there), then what they referred to. */
+ * that are still there, and release what webhook commands held), then
+ * what they referred to. */
 static void daemon_free(daemon_t *d)
 {
     if (d->sigint_ev)
@@ -400,6 +429,7 @@ static void daemon_free(daemon_t *d)
         nw_gateway_free(d->gateways[i]);
     free(d->gateways);
     nw_api_free(d->api);
+    nw_webhooks_free(d->webhooks);
     nw_embargo_free(d->embargo);
     nw_ingest_free(d->ingest);
     nw_metrics_free(d->metrics);
@@ -435,9 +465,10 @@ int main(int argc, char **argv)
      * patterns in lists. Errors here are configuration errors too. */
     d.auth = nw_auth_new(&d.cfg, &err);
     d.pubs = d.auth ? nw_publishers_new(&d.cfg, &err) : NULL;
-    if (d.auth == NULL || d.pubs == NULL) {
+    if (d.auth == NULL || d.pubs == NULL || nw_webhooks_check_config(&d.cfg, &err) < 0) {
         fprintf(stderr, "newswired: %s\n", err.message);
         nw_auth_free(d.auth);
+        nw_publishers_free(d.pubs);
         return 2;
     }
     if ((d.cfg.tls_cert[0] == '\0') != (d.cfg.tls_key[0] == '\0')) {

@@ -66,6 +66,85 @@ static void render_latency(const nw_metrics_t *m, struct evbuffer *out)
     }
 }
 
+void nw_metrics_observe_webhook(nw_webhook_metrics_t *w, int64_t ms)
+{
+    unsigned b = 0;
+
+    if (ms < 0)
+        ms = 0;
+    while (b < NW_LATENCY_BUCKETS && (uint64_t)ms > nw_latency_bounds_ms[b])
+        b++;
+    NW_METRIC_INC(w->latency[b]);
+    NW_METRIC_ADD(w->latency_sum_ms, (uint64_t)ms);
+}
+
+static void header(struct evbuffer *out, const char *name, const char *type, const char *help);
+
+/* One counter or gauge family over every partner; off is the byte offset
+ * of a 64-bit field in nw_webhook_metrics_t. */
+static void webhook_family(struct evbuffer *out, const char *name, const char *type,
+                           const char *help, size_t n, const char *const *names,
+                           const nw_webhook_metrics_t *const *w, size_t off)
+{
+    header(out, name, type, help);
+    for (size_t i = 0; i < n; i++) {
+        const char *base = (const char *)w[i];
+        long long v =
+            (long long)atomic_load_explicit((_Atomic uint64_t *)(base + off), memory_order_relaxed);
+        evbuffer_add_printf(out, "%s{webhook=\"%s\"} %lld\n", name, names[i], v);
+    }
+}
+
+#define WH_FAMILY(out, name, type, help, n, names, w, field)                                       \
+    webhook_family(out, name, type, help, n, names, w, offsetof(nw_webhook_metrics_t, field))
+
+void nw_metrics_render_webhooks(struct evbuffer *out, size_t n, const char *const *names,
+                                const nw_webhook_metrics_t *const *w)
+{
+    WH_FAMILY(out, "newswire_webhook_delivered_total", "counter",
+              "Items a webhook partner acknowledged with a 2xx.", n, names, w, delivered);
+    WH_FAMILY(out, "newswire_webhook_retried_total", "counter",
+              "Failed webhook attempts scheduled again.", n, names, w, retried);
+    WH_FAMILY(out, "newswire_webhook_dead_lettered_total", "counter",
+              "Items moved to a webhook's dead-letter stream.", n, names, w, dead_lettered);
+    WH_FAMILY(out, "newswire_webhook_failures_total", "counter",
+              "Webhook attempts that failed (non-2xx, timeout, network).", n, names, w, failures);
+    WH_FAMILY(out, "newswire_webhook_skipped_total", "counter",
+              "Wire entries a webhook does not want (topics, min_urgency).", n, names, w, skipped);
+    WH_FAMILY(out, "newswire_webhook_pending", "gauge",
+              "Items this instance holds for a webhook (in flight or waiting to retry).", n, names,
+              w, pending);
+    WH_FAMILY(out, "newswire_webhook_in_flight", "gauge", "Webhook requests in flight.", n, names,
+              w, in_flight);
+    WH_FAMILY(out, "newswire_webhook_disabled", "gauge",
+              "1 when the partner answered 410 Gone and deliveries stopped.", n, names, w,
+              disabled);
+    evbuffer_add_printf(out, "# HELP newswire_webhook_request_seconds Duration of the webhook "
+                             "requests that got an answer.\n"
+                             "# TYPE newswire_webhook_request_seconds histogram\n");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cum = 0;
+        for (unsigned b = 0; b <= NW_LATENCY_BUCKETS; b++) {
+            cum += NW_METRIC_GET(w[i]->latency[b]);
+            if (b < NW_LATENCY_BUCKETS)
+                evbuffer_add_printf(out,
+                                    "newswire_webhook_request_seconds_bucket{webhook=\"%s\","
+                                    "le=\"%.3f\"} %llu\n",
+                                    names[i], nw_latency_bounds_ms[b] / 1000.0,
+                                    (unsigned long long)cum);
+            else
+                evbuffer_add_printf(out,
+                                    "newswire_webhook_request_seconds_bucket{webhook=\"%s\","
+                                    "le=\"+Inf\"} %llu\n",
+                                    names[i], (unsigned long long)cum);
+        }
+        evbuffer_add_printf(out, "newswire_webhook_request_seconds_sum{webhook=\"%s\"} %.3f\n",
+                            names[i], NW_METRIC_GET(w[i]->latency_sum_ms) / 1000.0);
+        evbuffer_add_printf(out, "newswire_webhook_request_seconds_count{webhook=\"%s\"} %llu\n",
+                            names[i], (unsigned long long)cum);
+    }
+}
+
 const char *nw_ingest_result_name(nw_ingest_result_t r)
 {
     return (unsigned)r < NW_INGEST__COUNT ? ingest_names[r] : "?";
@@ -120,7 +199,14 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
            "API requests refused by publisher authorization, by reason.");
     {
         static const char *const reasons[] = {
-            "", "missing_key", "unknown_key", "not_loopback", "forbidden_topic", "rate_limited"};
+            "",
+            "missing_key",
+            "unknown_key",
+            "not_loopback",
+            "forbidden_topic",
+            "rate_limited",
+            "not_admin",
+        };
         for (unsigned i = 1; i < NW_ARRAY_LEN(reasons); i++)
             evbuffer_add_printf(out, "newswire_api_auth_refused_total{reason=\"%s\"} %llu\n",
                                 reasons[i], (unsigned long long)NW_METRIC_GET(m->api_auth[i]));

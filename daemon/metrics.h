@@ -108,6 +108,30 @@ typedef struct nw_metrics {
     nw_gateway_metrics_t gateways[NW_METRICS_MAX_GATEWAYS];
 } nw_metrics_t;
 
+/* One webhook partner's counters (webhook.h). The engine owns one per
+ * partner, on the core thread; /metrics renders them with a webhook="NAME"
+ * label. */
+typedef struct nw_webhook_metrics {
+    _Atomic uint64_t delivered;     /* items the partner acknowledged with a 2xx */
+    _Atomic uint64_t retried;       /* failed attempts that were scheduled again */
+    _Atomic uint64_t dead_lettered; /* items moved to the dead-letter stream */
+    _Atomic uint64_t skipped;       /* wire entries the partner does not want (acked at once) */
+    _Atomic uint64_t failures;      /* attempts that failed (non-2xx, timeout, network) */
+    /* duration of the requests that got an answer, any status */
+    _Atomic uint64_t latency[NW_LATENCY_BUCKETS + 1];
+    _Atomic uint64_t latency_sum_ms;
+    _Atomic int64_t pending;   /* items this instance holds (gauge) */
+    _Atomic int64_t in_flight; /* requests in flight (gauge) */
+    _Atomic int64_t disabled;  /* 1 after a 410, until registered again */
+} nw_webhook_metrics_t;
+
+/* Counts one webhook request that got an answer after ms. */
+void nw_metrics_observe_webhook(nw_webhook_metrics_t *w, int64_t ms);
+
+/* Appends the webhook families to out: n partners, names[i] with w[i]. */
+void nw_metrics_render_webhooks(struct evbuffer *out, size_t n, const char *const *names,
+                                const nw_webhook_metrics_t *const *w);
+
 /* Allocates zeroed metrics for ngateways gateway threads; NULL on failure. */
 nw_metrics_t *nw_metrics_new(unsigned ngateways);
 void nw_metrics_free(nw_metrics_t *m);

@@ -15,6 +15,7 @@ typedef struct publisher {
     unsigned char key_sha256[32];
     nw_topic_list_t *topics;
     unsigned rate;
+    bool admin;
     double tokens;    /* rate bucket */
     uint64_t last_ms; /* last refill, CLOCK_MONOTONIC */
 } publisher_t;
@@ -42,6 +43,7 @@ nw_publishers_t *nw_publishers_new(const nw_config_t *cfg, nw_err_t *err)
         memcpy(d->name, c->name, sizeof(d->name));
         memcpy(d->key_sha256, c->key_sha256, sizeof(d->key_sha256));
         d->rate = c->rate;
+        d->admin = c->admin;
         d->tokens = c->rate;
         p->n++;
         if (nw_topic_list_parse(c->topics, strlen(c->topics), 1024, true, "topics", &d->topics,
@@ -106,6 +108,17 @@ nw_pub_verdict_t nw_publishers_identify(const nw_publishers_t *p, const char *au
         return NW_PUB_UNKNOWN;
     *who = found->name;
     return NW_PUB_OK;
+}
+
+bool nw_publishers_is_admin(const nw_publishers_t *p, const char *who)
+{
+    if (p->n == 0)
+        return true; /* loopback-only mode: identify() let only loopback in */
+    for (unsigned i = 0; i < p->n; i++) {
+        if (strcmp(p->v[i].name, who) == 0)
+            return p->v[i].admin;
+    }
+    return false;
 }
 
 static uint64_t mono_ms(void)

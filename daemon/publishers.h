@@ -24,6 +24,7 @@ typedef enum nw_pub_verdict {
     NW_PUB_LOOPBACK,  /* 403: no publisher configured and the peer is not loopback */
     NW_PUB_FORBIDDEN, /* 403: a topic outside the grant */
     NW_PUB_RATE,      /* 429: over the publisher's rate */
+    NW_PUB_NOT_ADMIN, /* 403: /v1/webhooks with a key that is not admin */
 } nw_pub_verdict_t;
 
 /* Builds the table from cfg. Returns NULL with err naming the publisher at
@@ -40,6 +41,11 @@ bool nw_publishers_empty(const nw_publishers_t *p);
  * publisher's name ("loopback" in loopback-only mode). */
 nw_pub_verdict_t nw_publishers_identify(const nw_publishers_t *p, const char *authorization,
                                         const char *peer, const char **who);
+
+/* True if who (a name nw_publishers_identify() returned) may manage
+ * webhooks: a publisher with admin = 1, or any loopback peer in
+ * loopback-only mode. */
+bool nw_publishers_is_admin(const nw_publishers_t *p, const char *who);
 
 /* Checks that who may publish to every topic of list (a topic outside the
  * grant is named in *topic) and takes one item from its rate (*retry_s

@@ -12,7 +12,7 @@
 
 #include "log.h"
 
-#define NW_REDIS_MAX_SCRIPTS     8
+#define NW_REDIS_MAX_SCRIPTS     16
 #define NW_REDIS_BACKOFF_BASE_MS 100
 
 typedef enum conn_state {

@@ -81,3 +81,25 @@ def test_deb_installs_into_a_scratch_root(tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'static_dir = "/usr/share/newswire/www"' in r.stdout
     assert "listen = 127.0.0.1:8080" in r.stdout
+
+
+def test_sample_config_documents_every_key():
+    """deploy/newswired.conf names every key the daemon knows (README:
+    "deploy/newswired.conf documents every key with its default"), with the
+    daemon's own default as its value."""
+    out = subprocess.run([str(NEWSWIRED), "--check-config"], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    defaults = {}
+    for line in out.splitlines():
+        if " = " in line and not line.startswith("#"):
+            key, value = line.split(" = ", 1)
+            defaults[key.strip()] = value.strip().strip('"')
+    assert len(defaults) > 40, out
+    sample = {}
+    for line in (ROOT / "deploy" / "newswired.conf").read_text().splitlines():
+        line = line.lstrip("# ")
+        if " = " in line and not line.startswith("["):
+            key, value = line.split(" = ", 1)
+            sample.setdefault(key.strip(), value.strip().strip('"'))
+    missing = sorted(k for k in defaults if k not in sample)
+    assert missing == [], f"undocumented keys: {missing}"

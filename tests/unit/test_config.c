@@ -68,13 +68,19 @@ static const num_key_t num_keys[] = {
     {"max_connections_per_ip", U(max_connections_per_ip), 0, 10000000},
     {"ws_ops_per_sec", U(ws_ops_per_sec), 1, 100000},
     {"ws_ops_burst", U(ws_ops_burst), 1, 100000},
+    {"webhook_poll", U(webhook_poll_ms), 100, 60000},
+    {"webhook_claim_idle", U(webhook_claim_idle_ms), 1000, 3600000},
+    {"webhook_retry_base", U(webhook_retry_base_ms), 10, 3600000},
+    {"webhook_retry_max", U(webhook_retry_max_ms), 10, 86400000},
+    {"webhook_dead_maxlen", U(webhook_dead_maxlen), 10, 10000000},
     {"shutdown_timeout", U(shutdown_timeout_ms), 0, 600000},
 };
 
 /* The keys that are not numbers; with num_keys, every documented key. */
 static const char *const other_keys[] = {
-    "redis",           "listen",     "api_listen",     "log_level", "redis_prefix", "public_topics",
-    "allowed_origins", "jwt_secret", "jwt_public_key", "tls_cert",  "tls_key",      "static_dir", "api_cors_origins"};
+    "redis",         "listen",          "api_listen",      "log_level",      "redis_prefix",
+    "public_topics", "allowed_origins", "jwt_secret",      "jwt_public_key", "tls_cert",
+    "tls_key",       "static_dir",      "api_cors_origins"};
 
 static unsigned long long num_get(const nw_config_t *cfg, const num_key_t *k)
 {
@@ -486,6 +492,88 @@ static void file_bad(const char *text, unsigned line, const char *field, const c
         fail_msg("message \"%s\" lacks \"%s\"", err.message, needle);
 }
 
+/* [webhook NAME] sections (defaults, durations, flags, errors) and the
+ * admin key of [publisher NAME]. */
+static void test_config_sections(void **state)
+{
+    nw_config_t *cfg = malloc(sizeof(*cfg));
+    nw_err_t err = {.field = ""};
+    char path[64];
+    const char *text = "[publisher boss]\n"
+                       "key_sha256 = "
+                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                       "topics = \"#\"\n"
+                       "admin = 1\n"
+                       "[webhook partner-a]\n"
+                       "url = https://partner.example/hook\n"
+                       "topics = \"monde/#, sport\"\n"
+                       "secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+                       "[webhook b]\n"
+                       "url = \"http://127.0.0.1:9000/\"\n"
+                       "topics = eco\n"
+                       "secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+                       "min_urgency = 3\n"
+                       "concurrency = 16\n"
+                       "timeout = 2s\n"
+                       "horizon = 2h\n"
+                       "insecure = 1\n"
+                       "[publisher plain]\n"
+                       "key_sha256 = "
+                       "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+                       "topics = eco\n";
+
+    (void)state;
+    assert_non_null(cfg);
+    if (load_text(cfg, text, &err, path, sizeof(path)) != 0)
+        fail_msg("sections refused: %s", err.message);
+    assert_int_equal(cfg->npublishers, 2);
+    assert_true(cfg->publishers[0].admin);
+    assert_false(cfg->publishers[1].admin);
+    assert_int_equal(cfg->nwebhooks, 2);
+    assert_string_equal(cfg->webhooks[0].name, "partner-a");
+    assert_string_equal(cfg->webhooks[0].url, "https://partner.example/hook");
+    assert_string_equal(cfg->webhooks[0].topics, "monde/#, sport");
+    assert_int_equal(cfg->webhooks[0].min_urgency, 9);
+    assert_int_equal(cfg->webhooks[0].concurrency, 4);
+    assert_int_equal(cfg->webhooks[0].timeout_ms, 10000);
+    assert_int_equal(cfg->webhooks[0].horizon_s, 86400);
+    assert_false(cfg->webhooks[0].insecure);
+    assert_int_equal(cfg->webhooks[1].min_urgency, 3);
+    assert_int_equal(cfg->webhooks[1].concurrency, 16);
+    assert_int_equal(cfg->webhooks[1].timeout_ms, 2000);
+    assert_int_equal(cfg->webhooks[1].horizon_s, 7200);
+    assert_true(cfg->webhooks[1].insecure);
+
+    /* errors name the key */
+    {
+        static const struct {
+            const char *text, *field;
+        } bad[] = {
+            {"[webhook a]\nurl = ftp://x/\ntopics = a\nsecret = s\n", "url"},
+            {"[webhook a]\ntopics = a\nsecret = s\n", "url"},
+            {"[webhook a]\nurl = http://x/\nsecret = s\n", "topics"},
+            {"[webhook a]\nurl = http://x/\ntopics = a\n", "secret"},
+            {"[webhook a]\nmin_urgency = 0\n", "min_urgency"},
+            {"[webhook a]\nconcurrency = 1000\n", "concurrency"},
+            {"[webhook a]\ntimeout = 50ms\n", "timeout"},
+            {"[webhook a]\nhorizon = 0\n", "horizon"},
+            {"[webhook a]\ninsecure = yes\n", "insecure"},
+            {"[webhook a]\ncolour = red\n", "colour"},
+            {"[webhook a/b]\n", "webhook"},
+            {"[webhook a]\nurl = http://x/\ntopics = a\nsecret = s\n[webhook a]\n", "webhook"},
+            {"[publisher p]\nadmin = 2\n", "admin"},
+            {"[partner x]\n", "config"},
+        };
+        for (size_t i = 0; i < NW_ARRAY_LEN(bad); i++) {
+            if (load_text(cfg, bad[i].text, &err, path, sizeof(path)) == 0)
+                fail_msg("accepted: %s", bad[i].text);
+            if (strcmp(err.field, bad[i].field) != 0)
+                fail_msg("%s: field %s, want %s", bad[i].text, err.field, bad[i].field);
+        }
+    }
+    free(cfg);
+}
+
 static void test_config_file_errors(void **state)
 {
     nw_config_t cfg;
@@ -796,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_config_file_quoted_then_comment),
         cmocka_unit_test(test_config_file_errors),
+        cmocka_unit_test(test_config_sections),
         cmocka_unit_test(test_config_args_flags),
         cmocka_unit_test(test_config_args_override_file),
         cmocka_unit_test(test_config_args_actions),
