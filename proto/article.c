@@ -4,6 +4,7 @@
 #include "article.h"
 #include "article_internal.h"
 #include "codec.h"
+#include "json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -75,8 +76,8 @@ int nw_article_from_json(json_t *item, nw_article_t **out, nw_err_t *err)
     return 0;
 }
 
-/* Copies jansson's syntax error text, replacing anything but printable
- * ASCII: it may quote the offending input, which need not be UTF-8. */
+/* Copies the parser's syntax error text, replacing anything but printable
+ * ASCII: the message goes back to the publisher, in JSON. */
 static void article_clean_text(const char *in, char *out, size_t outlen)
 {
     size_t n = 0;
@@ -89,13 +90,14 @@ static void article_clean_text(const char *in, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* Parses with duplicate keys refused (JSON_REJECT_DUPLICATES) and without
- * JSON_ALLOW_NUL, so "\u0000" is refused too; jansson itself refuses
- * invalid UTF-8. JSON_DECODE_ANY lets a scalar document through the parser
- * so that it gets the same "must be a JSON object" as an array. */
+/* Parses with duplicate keys refused and "\u0000" refused (nw_json_parse
+ * reads as json_loadb with JSON_REJECT_DUPLICATES, without JSON_ALLOW_NUL);
+ * invalid UTF-8 is refused too. NW_JSON_DECODE_ANY lets a scalar document
+ * through the parser so that it gets the same "must be a JSON object" as
+ * an array. */
 int nw_article_parse_json(const char *buf, size_t len, nw_article_t **out, nw_err_t *err)
 {
-    json_error_t jerr;
+    nw_json_error_t jerr;
     json_t *item;
     char text[sizeof(jerr.text)];
     int rc;
@@ -105,12 +107,12 @@ int nw_article_parse_json(const char *buf, size_t len, nw_article_t **out, nw_er
         nw_err_set(err, "", "too large: %zu bytes, max %d", len, NW_ARTICLE_MAX_BYTES);
         return -EINVAL;
     }
-    item = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (item == NULL) {
-        if (json_error_code(&jerr) == json_error_out_of_memory) {
-            nw_err_set(err, "", "out of memory");
-            return -ENOMEM;
-        }
+    rc = nw_json_parse_ex(buf, len, NW_JSON_REJECT_DUPLICATES | NW_JSON_DECODE_ANY, &item, &jerr);
+    if (rc == -ENOMEM) {
+        nw_err_set(err, "", "out of memory");
+        return -ENOMEM;
+    }
+    if (rc < 0) {
         article_clean_text(jerr.text, text, sizeof(text));
         nw_err_set(err, "", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, text);
         return -EINVAL;
@@ -138,11 +140,9 @@ int nw_article_parse_msgpack(const char *buf, size_t len, nw_article_t **out, nw
     return rc;
 }
 
+/* nw_json_dump_canonical writes what json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) would, faster. */
 char *nw_article_dump_canonical(const nw_article_t *a, size_t *len)
 {
-    char *s = json_dumps(a->item, JSON_COMPACT | JSON_SORT_KEYS);
-
-    if (s != NULL && len != NULL)
-        *len = strlen(s);
-    return s;
+    return nw_json_dump_canonical(a->item, len);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "json.h"
 
 #define NW_OP_CURSOR_MAX 47
 
@@ -55,7 +56,7 @@ static int op_quote_len(const char *s, size_t max)
     return (int)n;
 }
 
-/* Copies jansson's syntax error text, replacing anything but printable
+/* Copies the parser's syntax error text, replacing anything but printable
  * ASCII: it may quote the input around the error, cut anywhere. */
 static void op_clean_text(const char *in, char *out, size_t outlen)
 {
@@ -242,11 +243,17 @@ int nw_op_read(const char *data, size_t len, bool msgpack, size_t max_topics, nw
 
     memset(op, 0, sizeof(*op));
     if (!msgpack) {
-        json_error_t jerr;
+        nw_json_error_t jerr;
         char text[sizeof(jerr.text)];
 
-        msg = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-        if (msg == NULL) {
+        rc = nw_json_parse_ex(data, len, NW_JSON_REJECT_DUPLICATES | NW_JSON_DECODE_ANY, &msg,
+                              &jerr);
+        if (rc == -ENOMEM) {
+            *code = NW_OP_ERR_INTERNAL;
+            nw_err_set(err, "", "out of memory");
+            return rc;
+        }
+        if (rc < 0) {
             *code = NW_OP_ERR_JSON;
             op_clean_text(jerr.text, text, sizeof(text));
             nw_err_set(err, "", "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,

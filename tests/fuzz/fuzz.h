@@ -40,6 +40,11 @@ bool nw_fuzz_config(const uint8_t *data, size_t size);
  * Accepted when neither the head parser nor the chunked decoder refused. */
 bool nw_fuzz_http_parse(const uint8_t *data, size_t size);
 
+/* A JSON document: nw_json_parse and nw_json_dump_canonical against
+ * jansson, under every flag combination. Accepted when nw_json_parse takes
+ * it with NW_JSON_REJECT_DUPLICATES | NW_JSON_DECODE_ANY. */
+bool nw_fuzz_json(const uint8_t *data, size_t size);
+
 /* Defines the libFuzzer entry point of a harness, except when the harness is
  * compiled into the replay unit test. */
 #ifdef NW_FUZZ_REPLAY

@@ -15,7 +15,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 
 secs=${NW_FUZZ_SECONDS:-30}
-targets=${NW_FUZZ_TARGETS:-"fuzz_article_json fuzz_article_msgpack fuzz_op fuzz_topic fuzz_config fuzz_http_parse"}
+targets=${NW_FUZZ_TARGETS:-"fuzz_article_json fuzz_article_msgpack fuzz_op fuzz_topic fuzz_config fuzz_http_parse fuzz_json"}
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 

@@ -36,6 +36,7 @@ static const replay_target_t replay_op = {"fuzz_op", nw_fuzz_op};
 static const replay_target_t replay_topic = {"fuzz_topic", nw_fuzz_topic};
 static const replay_target_t replay_config = {"fuzz_config", nw_fuzz_config};
 static const replay_target_t replay_http_parse = {"fuzz_http_parse", nw_fuzz_http_parse};
+static const replay_target_t replay_json = {"fuzz_json", nw_fuzz_json};
 
 /* What a directory held: files accepted and refused as announced. */
 typedef struct replay_count {
@@ -176,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         REPLAY_TESTS(article_json), REPLAY_TESTS(article_msgpack), REPLAY_TESTS(op),
         REPLAY_TESTS(topic),        REPLAY_TESTS(config),          REPLAY_TESTS(http_parse),
+        REPLAY_TESTS(json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
