@@ -112,6 +112,10 @@ static const cfg_key_t cfg_keys[] = {
      "idle time (no frame, no pong) after which a WebSocket is dropped"},
     {"ws_handshake_timeout", NUM(CFG_MS, ws_handshake_timeout_ms), 1000, 600000, "10s",
      "time allowed for the HTTP upgrade handshake"},
+    {"sse_heartbeat", NUM(CFG_MS, sse_heartbeat_ms), 1000, 3600000, "15s",
+     "time between the comment lines that keep an idle event stream open"},
+    {"sse_check_interval", NUM(CFG_MS, sse_check_ms), 100, 60000, "1s",
+     "how often an event stream's connection is checked for a client that hung up"},
     {"handoff_queue_events", NUM(CFG_UINT, handoff_queue_events), 16, 1000000, "4096",
      "wire events queued towards each gateway thread before the wire tail pauses"},
 

@@ -108,6 +108,8 @@ typedef struct nw_config {
     unsigned ws_ping_interval_ms;
     unsigned ws_idle_timeout_ms;
     unsigned ws_handshake_timeout_ms;
+    unsigned sse_heartbeat_ms;
+    unsigned sse_check_ms;
     unsigned handoff_queue_events;
 
     /* history */

@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 #include <hiredis/hiredis.h>
 
@@ -42,7 +44,13 @@ typedef struct nw_event {
     size_t ntopics; /* 1..NW_TOPICS_PER_ITEM_MAX */
     char **topics;
     nw_bytes_t json_head, json_tail; /* JSON frame: head + ["t",...] + tail */
-    nw_bytes_t mp_head, mp_tail;     /* msgpack frame, same layout */
+    size_t item_off;                 /* where the item JSON starts in json_tail */
+    /* The msgpack frame parts, same layout, built on first use (most wires
+     * have no msgpack session: the item is then never parsed at all). */
+    pthread_mutex_t mp_lock;
+    atomic_bool mp_ready;
+    int mp_error;
+    nw_bytes_t mp_head, mp_tail;
 } nw_event_t;
 
 /* Decodes one XREAD/XRANGE entry (an array [id, [field, value, ...]]) into a
@@ -78,6 +86,10 @@ int nw_stream_id_cmp(const char *a, const char *b);
 
 /* Parses a stream id "ms-seq" (digits only). Returns 0 or -EINVAL. */
 int nw_stream_id_parse(const char *s, uint64_t *ms, uint64_t *seq);
+
+/* Builds the msgpack frame parts if not done yet (any thread; once).
+ * Returns 0, or a negative errno when the stored item cannot be encoded. */
+int nw_event_msgpack(nw_event_t *ev);
 
 nw_event_t *nw_event_ref(nw_event_t *ev);
 

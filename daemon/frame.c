@@ -126,6 +126,8 @@ nw_frame_t *nw_frame_item(const nw_event_t *ev, nw_format_t fmt, uint32_t mask)
     nw_frame_t *f;
     unsigned char *p;
 
+    if (!json && nw_event_msgpack((nw_event_t *)ev) < 0)
+        return NULL;
     if (fmt == NW_FORMAT_SSE) {
         /* compact JSON holds no raw newline: one data line per event */
         sn = snprintf(sse, sizeof(sse), "id: %s\nevent: %s\ndata: ", ev->id,
@@ -164,7 +166,7 @@ nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
     /* JSON: {"cursor":"<id>", + the rest after '{'. msgpack: the item map
      * has 6 entries (fixmap 0x86): 0x87, "cursor", "<id>", the entries.
      * SSE: the same in the JSON of the data line. */
-    c = nw_frame_alloc(f->len + (size_t)n + 16, fmt, f->urgency);
+    c = nw_frame_alloc(f->len + 2 * (size_t)n + 16, fmt, f->urgency);
     if (c == NULL)
         return NULL;
     c->id_ms = f->id_ms;
@@ -172,14 +174,18 @@ nw_frame_t *nw_frame_with_cursor(const nw_frame_t *f, uint64_t ms, uint64_t seq)
     c->ingest_ms = f->ingest_ms;
     p = c->payload;
     if (fmt == NW_FORMAT_SSE) {
+        /* "id:" becomes the cursor too: an EventSource resumes from its
+         * Last-Event-ID, which must not skip the items still queued */
         const unsigned char *brace = memchr(f->payload, '{', f->len);
+        const unsigned char *nl = memchr(f->payload, '\n', f->len);
         size_t pre = brace ? (size_t)(brace - f->payload) : 0;
-        if (brace == NULL) {
+        if (brace == NULL || nl == NULL || nl > brace) {
             nw_frame_unref(c);
             return NULL;
         }
-        memcpy(p, f->payload, pre);
-        p += pre;
+        p += sprintf((char *)p, "id: %s", id);
+        memcpy(p, nl, (size_t)(brace - nl));
+        p += brace - nl;
         p += sprintf((char *)p, "{\"cursor\":\"%s\",", id);
         memcpy(p, brace + 1, f->len - pre - 1);
         p += f->len - pre - 1;
@@ -212,7 +218,8 @@ nw_frame_t *nw_frame_control(const json_t *msg, nw_format_t fmt)
         size_t tl = type ? strlen(type) : 7;
         if (s == NULL)
             return NULL;
-        f = nw_frame_alloc(7 + tl + 7 + strlen(s) + 2, fmt, NW_URGENCY_CONTROL);
+        /* "event: " type "\ndata: " s "\n\n", and sprintf's NUL */
+        f = nw_frame_alloc(7 + tl + 7 + strlen(s) + 2 + 1, fmt, NW_URGENCY_CONTROL);
         if (f != NULL) {
             int n =
                 sprintf((char *)f->payload, "event: %s\ndata: %s\n\n", type ? type : "message", s);

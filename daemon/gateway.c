@@ -25,6 +25,7 @@
 #define NW_ACCEPT_BATCH   64 /* connections accepted per wake-up of the listener */
 #define NW_LISTEN_BACKLOG 4096
 #define NW_FRAME_CACHE    32 /* distinct (format, topic mask) frames kept per event */
+#define NW_TX_PACKET_BYTES (256 * 1024) /* one send() at most */
 
 struct nw_gateway {
     unsigned index;
@@ -197,12 +198,17 @@ static void gw_wake_cb(nw_gateway_t *gw)
     if (reconfigured)
         gw_recheck_sessions(gw);
 
+    /* Items are queued during the batch and written after it: a session
+     * given several items gets them in one send(). */
+    gw->env.batching = gw->env.write_now;
     while ((n = nw_handoff_drain(gw->handoff, batch, NW_DRAIN_BATCH)) > 0) {
         for (size_t i = 0; i < n; i++) {
             gw_dispatch(gw, batch[i]);
             nw_event_unref(batch[i]);
         }
     }
+    gw->env.batching = false;
+    nw_session_flush_dirty(&gw->env);
     /* History answers after the events drained above: an answer covers up
      * to the last event dispatched when its session subscribed, and every
      * later event has reached the session's held queue by now. */
@@ -666,7 +672,9 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
     gw->handoff = nw_handoff_new(cfg->handoff_queue_events);
     gw->env.index = nw_topic_index_new();
     gw->env.by_id = nw_strmap_new();
-    if (gw->handoff == NULL || gw->env.index == NULL || gw->env.by_id == NULL)
+    gw->env.wbuf = malloc(LWS_PRE + NW_COALESCE_BYTES);
+    if (gw->handoff == NULL || gw->env.index == NULL || gw->env.by_id == NULL ||
+        gw->env.wbuf == NULL)
         goto fail;
     pthread_mutex_init(&gw->lock, NULL);
     pthread_cond_init(&gw->cond, NULL);
@@ -688,10 +696,13 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
      * that names no subprotocol gets protocols[0], JSON. */
     gw->env.shutdown_code = NW_WS_CLOSE_RESTART;
     gw->env.write_now = cfg->write_now != 0;
-    gw->protocols[0] = (struct lws_protocols){
-        "newswire.v1.json", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_JSON, NULL, 0};
-    gw->protocols[1] = (struct lws_protocols){
-        "newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t), 1024, NW_FORMAT_MSGPACK, NULL, 0};
+    /* tx_packet_size: without it lws cuts every send() to rx_buffer_size
+     * and copies the rest aside for later writeable callbacks. */
+    gw->protocols[0] = (struct lws_protocols){"newswire.v1.json", gw_ws_cb,     sizeof(nw_session_t),
+                                              1024, NW_FORMAT_JSON,         NULL,
+                                              NW_TX_PACKET_BYTES};
+    gw->protocols[1] = (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t),
+                                              1024, NW_FORMAT_MSGPACK, NULL, NW_TX_PACKET_BYTES};
     gw->protocols[2] = (struct lws_protocols){"newswire-accept", gw_accept_cb, 0, 0, 0, NULL, 0};
     gw->listen_fd = gw->spare_fd = -1;
     return gw;
@@ -699,6 +710,7 @@ fail:
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
     nw_strmap_free(gw->env.by_id);
+    free(gw->env.wbuf);
     free(gw->own_cfg);
     free(gw);
     return NULL;
@@ -781,6 +793,7 @@ void nw_gateway_free(nw_gateway_t *gw)
     nw_handoff_free(gw->handoff);
     nw_topic_index_free(gw->env.index);
     nw_strmap_free(gw->env.by_id);
+    free(gw->env.wbuf);
     free(gw->pending_cfg);
     nw_auth_free(gw->pending_auth);
     nw_auth_free(gw->env.auth);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -20,7 +21,6 @@
 
 #define NW_WRITE_BATCH      64    /* frames written per WRITEABLE callback at most */
 #define NW_CLOSE_TIMEOUT_S  3     /* seconds to get a close frame out before dropping the link */
-#define NW_SSE_HEARTBEAT_MS 15000 /* SSE comment heartbeat */
 
 int nw_session_end(nw_session_t *s)
 {
@@ -45,6 +45,26 @@ int nw_session_close_now(nw_session_t *s, uint16_t code, const char *reason, nw_
     return -1;
 }
 
+/* Asks lws for a writeable callback. An event stream's connection is read
+ * only while it has something to write: lws 4.1 serves POLLOUT of an HTTP
+ * connection only when it also takes POLLIN, and never reads one whose
+ * response goes on, so a client that hung up would spin its loop. While a
+ * stream is idle its timer watches for a hang-up (sse_client_gone()). */
+static void want_writeable(nw_session_t *s)
+{
+    if (s->fmt == NW_FORMAT_SSE)
+        lws_rx_flow_control(s->wsi, 1);
+    lws_callback_on_writable(s->wsi);
+}
+
+/* An event stream with nothing left to write stops taking POLLIN. */
+static void sse_idle(nw_session_t *s)
+{
+    if (s->fmt == NW_FORMAT_SSE && s->close_code == 0 && nw_outq_empty(&s->q) &&
+        !lws_partial_buffered(s->wsi))
+        lws_rx_flow_control(s->wsi, 0);
+}
+
 void nw_session_drop_cb(int urgency, void *arg)
 {
     nw_session_t *s = arg;
@@ -63,12 +83,14 @@ nw_outq_result_t nw_session_enqueue(nw_session_t *s, nw_frame_t *f)
 
     NW_METRIC_ADD1(s->env->metrics->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
     if (was_empty && !nw_outq_empty(&s->q))
-        lws_callback_on_writable(s->wsi);
+        want_writeable(s);
     return r;
 }
 
 void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool flush)
 {
+    bool timed = !flush;
+
     if (s->close_code != 0)
         return;
     s->close_code = code;
@@ -92,10 +114,10 @@ void nw_session_close(nw_session_t *s, uint16_t code, const char *reason, bool f
         NW_METRIC_ADD1(s->env->metrics->queued_bytes, -(int64_t)s->q.bytes);
         nw_outq_clear(&s->q);
     }
-    lws_callback_on_writable(s->wsi);
+    want_writeable(s);
     /* A client that does not read never makes the socket writeable: drop
      * it if the close cannot be sent in time (a slow consumer, mostly). */
-    if (!flush)
+    if (timed)
         lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, NW_CLOSE_TIMEOUT_S);
 }
 
@@ -128,8 +150,22 @@ void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
         return;
     }
     NW_METRIC_INC1(s->env->metrics->deliveries);
-    if (s->env->write_now && nw_session_write_now(s, f))
+    if (s->env->batching) {
+        /* written when the batch ends, together with the batch's other
+         * items for this session */
+        size_t before = s->q.bytes;
+
+        r = nw_outq_push(&s->q, f, s->env->cfg->session_queue_bytes, nw_session_drop_cb, s);
+        NW_METRIC_ADD1(s->env->metrics->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+        if (r != NW_OUTQ_OK) {
+            close_slow(s, r);
+        } else if (!s->dirty) {
+            s->dirty = true;
+            s->dirty_next = s->env->dirty;
+            s->env->dirty = s;
+        }
         return;
+    }
     r = nw_session_enqueue(s, f);
     if (r != NW_OUTQ_OK)
         close_slow(s, r);
@@ -182,22 +218,26 @@ json_t *nw_session_topics_json(const nw_session_t *s)
     return a;
 }
 
-/* Writes one frame (lws_write), keeping the resume cursor and the latency
- * metric. jumped: f is a flash sent ahead of older items (it then carries
- * "cursor"). Takes the caller's reference to f. Returns 0, or -1 when the
- * connection is broken. */
-static int write_frame(nw_session_t *s, nw_frame_t *f, bool jumped, int64_t *now_ms)
+/* Takes the next frame to write off the queue, keeping the resume cursor
+ * and the latency metric. A flash sent ahead of older items comes back as a
+ * copy carrying "cursor". The caller owns the frame returned. Sets *err on
+ * allocation failure. */
+static nw_frame_t *next_frame(nw_session_t *s, int64_t *now_ms, bool *err)
 {
-    enum lws_write_protocol wp;
-    int n;
+    bool jumped;
+    nw_frame_t *f = nw_outq_pop_urgent_first(&s->q, &jumped);
 
+    if (f == NULL)
+        return NULL;
     if (jumped) {
-        /* A flash sent ahead of older items: tell the client where to
-         * resume from, since its id is past items it has not got. */
+        /* tell the client where to resume from, since the flash's id is
+         * past items it has not got */
         nw_frame_t *c = nw_frame_with_cursor(f, s->cursor_ms, s->cursor_seq);
         nw_frame_unref(f);
-        if (c == NULL)
-            return -1;
+        if (c == NULL) {
+            *err = true;
+            return NULL;
+        }
         f = c;
     } else if (f->id_ms != 0 || f->id_seq != 0) {
         s->cursor_ms = f->id_ms;
@@ -208,29 +248,130 @@ static int write_frame(nw_session_t *s, nw_frame_t *f, bool jumped, int64_t *now
             *now_ms = nw_now_ms();
         nw_metrics_observe_latency(s->env->metrics, f->urgency, *now_ms - f->ingest_ms);
     }
-    wp = f->sse ? LWS_WRITE_HTTP : f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
-    n = lws_write(s->wsi, f->payload, f->len, wp);
-    n = n < (int)f->len ? -1 : 0;
+    return f;
+}
+
+/* The WebSocket frame header of f (server to client: FIN, no mask) into h;
+ * returns its length, 0 for an SSE frame. */
+static size_t ws_header(const nw_frame_t *f, unsigned char h[10])
+{
+    uint64_t len = f->len;
+
+    if (f->sse)
+        return 0;
+    h[0] = 0x80 | (f->binary ? 0x2 : 0x1);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Sends bytes already framed (lws passes them through as they are). */
+static int send_raw(nw_session_t *s, unsigned char *buf, size_t len)
+{
+    return lws_write(s->wsi, buf, len, LWS_WRITE_RAW) < (int)len ? -1 : 0;
+}
+
+/* Sends one frame from its own storage. Takes the reference to f. */
+static int send_frame(nw_session_t *s, nw_frame_t *f)
+{
+    enum lws_write_protocol wp = f->sse      ? LWS_WRITE_HTTP
+                                 : f->binary ? LWS_WRITE_BINARY
+                                             : LWS_WRITE_TEXT;
+    int n = lws_write(s->wsi, f->payload, f->len, wp) < (int)f->len ? -1 : 0;
+
     nw_frame_unref(f);
     return n;
 }
 
-bool nw_session_write_now(nw_session_t *s, nw_frame_t *f)
+/* Writes up to NW_WRITE_BATCH queued frames: several small ones are framed
+ * into env->wbuf and go out in one send(); one alone, or a big one, from
+ * its own storage. Stops early when lws had to buffer part of a send (the
+ * socket is full: the writeable callback continues). Counts frames in
+ * *written. Returns 0, or -1 when the connection is broken. */
+static int write_queued(nw_session_t *s, unsigned *written)
 {
+    unsigned char *buf = s->env->wbuf != NULL ? s->env->wbuf + LWS_PRE : NULL;
     int64_t now_ms = 0;
+    size_t pos = 0;
+    bool err = false;
+    nw_frame_t *f;
 
-    /* Only in order and only when nothing waits: otherwise the queue (and
-     * the writeable callback) keeps the order and the overflow policy. */
-    if (!s->open || s->close_code != 0 || s->replaying || !nw_outq_empty(&s->q) ||
-        lws_partial_buffered(s->wsi))
-        return false;
-    if (write_frame(s, nw_frame_ref(f), false, &now_ms) < 0) {
-        /* broken: the next writeable callback closes it */
-        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "write failed", false);
-        return true;
+    while (*written < NW_WRITE_BATCH && (f = next_frame(s, &now_ms, &err)) != NULL) {
+        unsigned char h[10];
+        size_t hl = ws_header(f, h);
+
+        (*written)++;
+        if (pos > 0 && pos + hl + f->len > NW_COALESCE_BYTES) {
+            if (send_raw(s, buf, pos) < 0) {
+                nw_frame_unref(f);
+                return -1;
+            }
+            pos = 0;
+        }
+        if (buf == NULL || hl + f->len > NW_COALESCE_BYTES ||
+            (pos == 0 && nw_outq_empty(&s->q))) {
+            if (send_frame(s, f) < 0)
+                return -1;
+        } else {
+            memcpy(buf + pos, h, hl);
+            memcpy(buf + pos + hl, f->payload, f->len);
+            pos += hl + f->len;
+            nw_frame_unref(f);
+        }
+        if (nw_outq_empty(&s->q) || (pos == 0 && lws_partial_buffered(s->wsi)))
+            break;
     }
-    NW_METRIC_INC1(s->env->metrics->frames_written);
-    return true;
+    if (err)
+        return -1;
+    return pos > 0 ? send_raw(s, buf, pos) : 0;
+}
+
+/* Writes the session's queue now: the end of a dispatch batch. */
+static void flush_session(nw_session_t *s)
+{
+    nw_gateway_metrics_t *m = s->env->metrics;
+    size_t before = s->q.bytes;
+    unsigned written = 0;
+    int rc;
+
+    if (nw_outq_empty(&s->q))
+        return;
+    if (!s->open || s->close_code != 0 || s->replaying || lws_partial_buffered(s->wsi)) {
+        want_writeable(s);
+        return;
+    }
+    rc = write_queued(s, &written);
+    NW_METRIC_ADD1(m->frames_written, written);
+    NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+    if (rc < 0)
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "write failed", false); /* lws sees the broken link */
+    else if (!nw_outq_empty(&s->q) || lws_partial_buffered(s->wsi))
+        want_writeable(s);
+    else
+        sse_idle(s);
+}
+
+void nw_session_flush_dirty(nw_session_env_t *env)
+{
+    nw_session_t *s;
+
+    while ((s = env->dirty) != NULL) {
+        env->dirty = s->dirty_next;
+        s->dirty_next = NULL;
+        s->dirty = false;
+        flush_session(s);
+    }
 }
 
 int nw_session_writeable(nw_session_t *s)
@@ -238,34 +379,28 @@ int nw_session_writeable(nw_session_t *s)
     nw_gateway_metrics_t *m = s->env->metrics;
     size_t before = s->q.bytes;
     unsigned written = 0;
-    int64_t now_ms = 0;
-    bool jumped;
-    nw_frame_t *f;
+    int rc;
 
     if (s->close_code != 0 && !s->close_flush)
         goto close;
-    while (written < NW_WRITE_BATCH && (f = nw_outq_pop_urgent_first(&s->q, &jumped)) != NULL) {
-        if (write_frame(s, f, jumped, &now_ms) < 0) {
-            NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
-            return -1;
-        }
-        written++;
-        if (nw_outq_empty(&s->q) || lws_send_pipe_choked(s->wsi))
-            break;
-    }
+    rc = write_queued(s, &written);
     NW_METRIC_ADD1(m->frames_written, written);
     NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
+    if (rc < 0)
+        return -1;
     if (!nw_outq_empty(&s->q)) {
-        lws_callback_on_writable(s->wsi);
+        want_writeable(s);
         return 0;
     }
-    if (s->close_code == 0)
+    if (s->close_code == 0) {
+        sse_idle(s);
         return 0;
+    }
     if (written > 0 || lws_partial_buffered(s->wsi)) {
         /* Close in a later WRITEABLE, once lws has sent all of the last
          * frame: closing with part of it still buffered loses the close
          * frame. */
-        lws_callback_on_writable(s->wsi);
+        want_writeable(s);
         return 0;
     }
 close:
@@ -298,8 +433,8 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     if (fmt == NW_FORMAT_SSE) {
         NW_METRIC_ADD1(env->metrics->sessions_sse, 1);
         queue_raw(s, "retry: 3000\n\n");
-        s->heartbeat_ms = nw_now_ms() + NW_SSE_HEARTBEAT_MS;
-        lws_set_timer_usecs(wsi, (lws_usec_t)NW_SSE_HEARTBEAT_MS * 1000);
+        s->heartbeat_ms = nw_now_ms() + env->cfg->sse_heartbeat_ms;
+        lws_set_timer_usecs(wsi, (lws_usec_t)env->cfg->sse_check_ms * 1000);
     }
     if (fmt == NW_FORMAT_MSGPACK)
         NW_METRIC_ADD1(env->metrics->sessions_msgpack, 1);
@@ -338,10 +473,28 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     return nw_session_apply_url(s);
 }
 
+/* An event stream's client sends nothing after its request, and lws 4.1
+ * does not read an HTTP connection while its response goes on: look at the
+ * socket ourselves. True when the client hung up (end of stream, an error)
+ * or sent bytes (a TLS close_notify, or a client that does not follow the
+ * protocol): either way the stream ends. */
+static bool sse_client_gone(nw_session_t *s)
+{
+    char c;
+    ssize_t n = recv(lws_get_socket_fd(s->wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 int nw_session_timer(nw_session_t *s)
 {
     int64_t now = nw_now_ms(), next = INT64_MAX;
 
+    if (s->fmt == NW_FORMAT_SSE && sse_client_gone(s)) {
+        nw_log(NW_LOG_DEBUG, "session", "event stream client gone", "session=%u-%llu",
+               s->env->gateway_id, (unsigned long long)s->id);
+        return -1;
+    }
     if (s->close_code != 0)
         return 0;
     if (s->grant != NULL && now >= s->grant->exp_ms) {
@@ -353,9 +506,9 @@ int nw_session_timer(nw_session_t *s)
         if (now >= s->heartbeat_ms) {
             /* a comment line keeps proxies and the client's timers quiet */
             queue_raw(s, ": keepalive\n\n");
-            s->heartbeat_ms = now + NW_SSE_HEARTBEAT_MS;
+            s->heartbeat_ms = now + s->env->cfg->sse_heartbeat_ms;
         }
-        next = s->heartbeat_ms;
+        next = NW_MIN(s->heartbeat_ms, now + (int64_t)s->env->cfg->sse_check_ms);
     }
     if (s->grant != NULL && s->grant->exp_ms < next)
         next = s->grant->exp_ms;
@@ -371,6 +524,15 @@ void nw_session_closed(nw_session_t *s)
     if (!s->open)
         return;
     s->open = false;
+    if (s->dirty) {
+        for (nw_session_t **p = &env->dirty; *p != NULL; p = &(*p)->dirty_next) {
+            if (*p == s) {
+                *p = s->dirty_next;
+                break;
+            }
+        }
+        s->dirty = false;
+    }
     for (uint32_t i = 0; i < s->nsubs; i++)
         nw_topic_index_remove(env->index, s->subs[i]);
     NW_METRIC_ADD1(env->metrics->subscriptions, -(int64_t)s->nsubs);

@@ -5,8 +5,10 @@
  * session's subscriptions (handles into the gateway's topic index), its
  * bounded output queue of shared frames, and the reassembly buffer for
  * fragmented client messages. All functions run on the gateway thread that
- * owns the connection. Writes happen only in nw_session_writeable() (lws
- * WRITEABLE); everything else queues and asks for a writeable callback. */
+ * owns the connection. Writes happen in nw_session_writeable() (lws
+ * WRITEABLE) and, for items, at the end of a dispatch batch
+ * (nw_session_flush_dirty()); everything else queues and asks for a
+ * writeable callback. */
 #ifndef NW_SESSION_H
 #define NW_SESSION_H
 
@@ -51,7 +53,10 @@ typedef struct nw_session_env {
     nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
     uint16_t shutdown_code; /* close code sent when shutting down */
-    bool write_now;         /* deliver with lws_write at once when nothing waits */
+    bool write_now;         /* write queued items at the end of each dispatch batch */
+    bool batching;          /* a dispatch batch is running: deliveries mark sessions dirty */
+    struct nw_session *dirty; /* sessions given items in this batch (dirty_next list) */
+    unsigned char *wbuf;      /* LWS_PRE + NW_COALESCE_BYTES: frames coalesced into one send */
 
     /* security, shared by every gateway thread */
     nw_auth_t *auth;
@@ -74,6 +79,8 @@ typedef struct nw_session {
     nw_sub_t **subs;
     uint32_t nsubs, capsubs;
     uint64_t mark; /* dispatch scratch: event sequence last matched */
+    struct nw_session *dirty_next;
+    bool dirty; /* in env->dirty */
     uint32_t mask; /* dispatch scratch: the item's topics matched */
     uint8_t min_urgency;
     bool open;
@@ -135,11 +142,13 @@ void nw_session_closed(nw_session_t *s);
  * held queue. */
 void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f);
 
-/* Writes f at once when the session has nothing queued (the socket most
- * likely has room: one send(), no poll registration); lws buffers a short
- * write itself and asks for a writeable callback. Returns false when the
- * frame must be queued instead. */
-bool nw_session_write_now(nw_session_t *s, nw_frame_t *f);
+/* Bytes of frames coalesced into one send() at most (env->wbuf). */
+#define NW_COALESCE_BYTES (64 * 1024)
+
+/* Ends a dispatch batch: writes what each session given items in it has
+ * queued, at once when its socket has room (one send() for several frames,
+ * no poll registration), and otherwise asks for a writeable callback. */
+void nw_session_flush_dirty(nw_session_env_t *env);
 
 /* Delivers a history answer to the session it was made for (req->owner):
  * the subscribed message, the replayed or recent items, then what was held

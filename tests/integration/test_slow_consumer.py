@@ -47,7 +47,9 @@ async def overflow_scenario(d, routine_bytes):
     stuck = stuck_session(d)
     await await_until(lambda: metric(d, SESSIONS_JSON) == 2, what="2 sessions")
     try:
-        for i in range(400):
+        # The kernel's send buffer for the stuck socket (up to tcp_wmem's
+        # maximum, 4 MiB) takes items first: publish until drops show.
+        for i in range(2000):
             item = make_item(headline=f"routine {i}", urgency=5,
                              bodies=[{"role": "main", "value": chr(97 + i % 26) * routine_bytes}])
             r = await in_thread(d.publish, item, ["fil"])

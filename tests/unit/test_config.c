@@ -59,6 +59,8 @@ static const num_key_t num_keys[] = {
     {"ws_ping_interval", U(ws_ping_interval_ms), 1000, 3600000},
     {"ws_idle_timeout", U(ws_idle_timeout_ms), 1000, 3600000},
     {"ws_handshake_timeout", U(ws_handshake_timeout_ms), 1000, 600000},
+    {"sse_heartbeat", U(sse_heartbeat_ms), 1000, 3600000},
+    {"sse_check_interval", U(sse_check_ms), 100, 60000},
     {"handoff_queue_events", U(handoff_queue_events), 16, 1000000},
     {"replay_max", U(replay_max), 1, 10000000},
     {"recent_count", U(recent_count), 0, 1000},

@@ -531,9 +531,12 @@ static void test_event_rejects_bad_values(void **state)
         "t0,t1,t2,t3,t4,t5,t6,t7,t8,t9,t10,t11,t12,t13,t14,t15,t16,t17,t18,t19,t20,t21,t22,"
         "t23,t24,t25,t26,t27,t28,t29,t30,t31,t32", /* 33 topics */
     };
+    /* The wire tail checks only the shape of the stored item (ingest wrote
+     * it as canonical JSON; parsing it on every event is too dear): what is
+     * not an object is refused here, and a malformed object makes its
+     * msgpack frame fail (test_event_msgpack_of_a_broken_item). */
     static const char *const items[] = {
-        "not json", "[1, 2]", "\"string\"",           "42",          "null",
-        "{",        "",       "{\"a\": 1, \"a\": 2}", "{} trailing",
+        "not json", "[1, 2]", "\"string\"", "42", "null", "{", "", "{} trailing",
     };
 
     (void)state;
@@ -543,6 +546,25 @@ static void test_event_rejects_bad_values(void **state)
         decode_bad(entry_with(NULL, topics[i], NULL), topics[i]);
     for (size_t i = 0; i < NW_ARRAY_LEN(items); i++)
         decode_bad(entry_with(NULL, NULL, items[i]), items[i]);
+}
+
+/* An item that looks like an object but is not valid JSON decodes (its JSON
+ * frame embeds it as stored), but its msgpack frame cannot be built. */
+static void test_event_msgpack_of_a_broken_item(void **state)
+{
+    redisReply *e = entry_with("new", "a", "{\"a\": 1, \"a\": 2}");
+    nw_event_t *ev = decode_ok(e);
+
+    (void)state;
+    assert_null(nw_frame_item(ev, NW_FORMAT_MSGPACK, 0x1));
+    assert_int_equal(nw_event_msgpack(ev), -EINVAL);
+    {
+        nw_frame_t *f = nw_frame_item(ev, NW_FORMAT_JSON, 0x1);
+        assert_non_null(f);
+        nw_frame_unref(f);
+    }
+    nw_event_unref(ev);
+    r_free(e);
 }
 
 static void test_frame_alloc(void **state)
@@ -615,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_event_lenient_fields),
         cmocka_unit_test(test_event_rejects_bad_shape),
         cmocka_unit_test(test_event_rejects_bad_values),
+        cmocka_unit_test(test_event_msgpack_of_a_broken_item),
         cmocka_unit_test(test_frame_alloc),
         cmocka_unit_test(test_frame_control),
     };
