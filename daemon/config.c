@@ -97,6 +97,9 @@ static const cfg_key_t cfg_keys[] = {
     {"reuse_port", NUM(CFG_UINT, reuse_port), 0, 1, "0",
      "1: open the public listener with SO_REUSEPORT so that several instances share the port "
      "(always on with gateway_threads > 1)"},
+    {"gateway_epoll", NUM(CFG_UINT, gateway_epoll), 0, 1, "1",
+     "1: run each gateway's lws context on a libev epoll loop (needs libwebsockets-evlib-ev); "
+     "0: lws' own poll() loop, whose wake-ups cost O(connections)"},
     {"write_now", NUM(CFG_UINT, write_now), 0, 1, "1",
      "1: write an item at once to a session with nothing queued (0: always wait for the "
      "writeable callback)"},
@@ -174,6 +177,7 @@ static const char *const static_keys[] = {
     "redis_reconnect_max",
     "gateway_threads",
     "reuse_port",
+    "gateway_epoll",
     "write_now",
     "handoff_queue_events",
     "ws_ping_interval",

@@ -101,6 +101,7 @@ typedef struct nw_config {
     /* gateway */
     unsigned gateway_threads;
     unsigned reuse_port;
+    unsigned gateway_epoll;
     unsigned write_now;
     size_t ws_max_frame;
     unsigned ws_max_topics;

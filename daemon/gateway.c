@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include "frame.h"
@@ -21,10 +22,10 @@
 #include "static.h"
 #include "topic_index.h"
 
-#define NW_DRAIN_BATCH    64
-#define NW_ACCEPT_BATCH   64 /* connections accepted per wake-up of the listener */
-#define NW_LISTEN_BACKLOG 4096
-#define NW_FRAME_CACHE    32 /* distinct (format, topic mask) frames kept per event */
+#define NW_DRAIN_BATCH     64
+#define NW_ACCEPT_BATCH    64 /* connections accepted per wake-up of the listener */
+#define NW_LISTEN_BACKLOG  4096
+#define NW_FRAME_CACHE     32           /* distinct (format, topic mask) frames kept per event */
 #define NW_TX_PACKET_BYTES (256 * 1024) /* one send() at most */
 
 struct nw_gateway {
@@ -34,6 +35,7 @@ struct nw_gateway {
     nw_gateway_metrics_t *metrics;
     nw_handoff_t *handoff;
     struct lws_context *ctx;
+    struct ev_loop *loop; /* libev (epoll) loop of the lws context, or NULL: lws' poll() */
     pthread_t thread;
     bool thread_started;
 
@@ -174,6 +176,10 @@ static void gw_wake_cb(nw_gateway_t *gw)
     size_t n;
 
     atomic_fetch_add(&gw->heartbeat, 1);
+    if (atomic_load(&gw->quit) && gw->loop != NULL) {
+        ev_break(gw->loop, EVBREAK_ALL);
+        return;
+    }
     pthread_mutex_lock(&gw->lock);
     if (gw->pending_cfg != NULL) {
         /* a reload: sessions read limits through env.cfg and env.auth */
@@ -550,6 +556,38 @@ static int gw_listen(nw_gateway_t *gw)
     return 0;
 }
 
+/* Creates the lws context on a libev loop of this thread: libev waits with
+ * epoll, so a wake-up costs what is ready rather than a poll() over every
+ * connection (lws' default loop, which made fan-out to many topics cost
+ * O(connections) per item). Falls back to lws' own poll() loop, with a
+ * warning, when the libev plugin of lws (libwebsockets-evlib-ev) is missing. */
+static struct lws_context *gw_create_context(nw_gateway_t *gw,
+                                             struct lws_context_creation_info *info)
+{
+    struct lws_context *ctx;
+    void *loops[1];
+
+    if (gw->cfg->gateway_epoll) {
+        gw->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+        if (gw->loop != NULL) {
+            loops[0] = gw->loop;
+            info->foreign_loops = loops;
+            info->options |= LWS_SERVER_OPTION_LIBEV;
+            ctx = lws_create_context(info);
+            info->foreign_loops = NULL;
+            info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+            if (ctx != NULL)
+                return ctx;
+            ev_loop_destroy(gw->loop);
+            gw->loop = NULL;
+        }
+        if (gw->index == 0)
+            nw_log(NW_LOG_WARN, "gateway", "no epoll loop for lws, using poll()",
+                   "hint=\"install libwebsockets-evlib-ev\"");
+    }
+    return lws_create_context(info);
+}
+
 static void *gw_thread(void *arg)
 {
     nw_gateway_t *gw = arg;
@@ -578,7 +616,7 @@ static void *gw_thread(void *arg)
     info.max_http_header_data = 8192;
     info.retry_and_idle_policy = &gw->retry;
 
-    gw->ctx = lws_create_context(&info);
+    gw->ctx = gw_create_context(gw, &info);
     rc = gw->ctx ? gw_listen(gw) : -ENOMEM;
     if (rc < 0) {
         nw_log(NW_LOG_ERROR, "gateway", "cannot listen", "gateway=%u host=%s port=%d error=\"%s\"",
@@ -597,8 +635,12 @@ static void *gw_thread(void *arg)
 
     /* The core thread destroys the context after joining this thread, so
      * that it can keep calling lws_cancel_service() on it until then. */
-    while (!atomic_load(&gw->quit))
-        lws_service(gw->ctx, 0);
+    while (!atomic_load(&gw->quit)) {
+        if (gw->loop != NULL)
+            ev_run(gw->loop, 0); /* until gw_wake_cb() breaks it on quit */
+        else
+            lws_service(gw->ctx, 0);
+    }
     return NULL;
 }
 
@@ -698,11 +740,12 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
     gw->env.write_now = cfg->write_now != 0;
     /* tx_packet_size: without it lws cuts every send() to rx_buffer_size
      * and copies the rest aside for later writeable callbacks. */
-    gw->protocols[0] = (struct lws_protocols){"newswire.v1.json", gw_ws_cb,     sizeof(nw_session_t),
-                                              1024, NW_FORMAT_JSON,         NULL,
-                                              NW_TX_PACKET_BYTES};
-    gw->protocols[1] = (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t),
-                                              1024, NW_FORMAT_MSGPACK, NULL, NW_TX_PACKET_BYTES};
+    gw->protocols[0] =
+        (struct lws_protocols){"newswire.v1.json", gw_ws_cb, sizeof(nw_session_t), 1024,
+                               NW_FORMAT_JSON,     NULL,     NW_TX_PACKET_BYTES};
+    gw->protocols[1] =
+        (struct lws_protocols){"newswire.v1.msgpack", gw_ws_cb, sizeof(nw_session_t), 1024,
+                               NW_FORMAT_MSGPACK,     NULL,     NW_TX_PACKET_BYTES};
     gw->protocols[2] = (struct lws_protocols){"newswire-accept", gw_accept_cb, 0, 0, 0, NULL, 0};
     gw->listen_fd = gw->spare_fd = -1;
     return gw;
@@ -780,6 +823,8 @@ void nw_gateway_free(nw_gateway_t *gw)
         pthread_join(gw->thread, NULL);
         /* closes what is left; callbacks now run on this thread, alone */
         lws_context_destroy(gw->ctx);
+        if (gw->loop != NULL)
+            ev_loop_destroy(gw->loop);
     }
     if (gw->spare_fd >= 0)
         close(gw->spare_fd);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,9 +24,26 @@ int nw_log_level_get(void)
     return atomic_load_explicit(&log_threshold, memory_order_relaxed);
 }
 
+static atomic_bool lws_routed;
+static void lws_log_cb(int lws_level, const char *line);
+
+/* lws formats a line before our callback can drop it: ask it only for the
+ * levels we keep. Its notices (one per socket event with the libev loop)
+ * are wanted only at debug. */
+static void lws_levels_apply(void)
+{
+    int levels = LLL_ERR | LLL_WARN | LLL_USER;
+
+    if (atomic_load(&log_threshold) <= (int)NW_LOG_DEBUG)
+        levels |= LLL_NOTICE;
+    lws_set_log_level(levels, lws_log_cb);
+}
+
 void nw_log_level_set(nw_log_level_t level)
 {
     atomic_store(&log_threshold, (int)level);
+    if (atomic_load(&lws_routed))
+        lws_levels_apply();
 }
 
 const char *nw_log_level_name(nw_log_level_t level)
@@ -126,8 +144,9 @@ static void lws_log_cb(int lws_level, const char *line)
         level = NW_LOG_ERROR;
     else if (lws_level & LLL_WARN)
         level = NW_LOG_WARN;
-    else if (lws_level & (LLL_NOTICE | LLL_USER))
+    else if (lws_level & LLL_USER)
         level = NW_LOG_INFO;
+    /* LLL_NOTICE is debug: lws' libev loop notes every socket event */
     if ((int)level < nw_log_level_get())
         return;
     len = NW_MIN(len, sizeof(buf) - 1);
@@ -140,5 +159,6 @@ static void lws_log_cb(int lws_level, const char *line)
 
 void nw_log_route_lws(void)
 {
-    lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_USER, lws_log_cb);
+    atomic_store(&lws_routed, true);
+    lws_levels_apply();
 }

@@ -293,6 +293,23 @@ static nw_redis_t *redis_link(daemon_t *d, const char *name)
     return nw_redis_new(d->base, &d->cfg.redis, &o, name, d->metrics);
 }
 
+/* The core thread's event base. With epoll's change list, an event added
+ * and removed within one loop iteration (hiredis arms its write event for
+ * every command, and disarms it once written) costs no epoll_ctl() at all:
+ * about a tenth of the ingest path's CPU otherwise. */
+static struct event_base *core_base_new(void)
+{
+    struct event_config *ec = event_config_new();
+    struct event_base *base;
+
+    if (ec == NULL)
+        return NULL;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return base;
+}
+
 /* Builds and starts everything. Returns 0, or a negative errno after
  * logging what failed. */
 static int daemon_start(daemon_t *d)
@@ -300,7 +317,7 @@ static int daemon_start(daemon_t *d)
     nw_wire_sink_t sink = {sink_room, sink_push, sink_flush, sink_position, d};
     int rc;
 
-    d->base = event_base_new();
+    d->base = core_base_new();
     d->metrics = nw_metrics_new(d->cfg.gateway_threads);
     if (d->base == NULL || d->metrics == NULL)
         return -ENOMEM;

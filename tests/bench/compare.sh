@@ -590,5 +590,10 @@ on the same two cores.
 Run one load by hand with \`build-bench/tests/bench/nwbench --help\`; see
 \`tests/bench/README.md\`.
 MD
+# the profile is written by people, after perf: kept apart, copied in
+if [ -f "$top/docs/bench-profile.md" ]; then
+    printf '\n' >>"$top/docs/BENCHMARKS.md"
+    cat "$top/docs/bench-profile.md" >>"$top/docs/BENCHMARKS.md"
+fi
 say "wrote docs/BENCHMARKS.md and docs/bench-latency.png"
 exit $((failures > 0))

@@ -460,3 +460,28 @@ def test_metrics_show_sessions_and_deliveries(daemon):
         assert metric(daemon, "newswire_queued_bytes") == 0
 
     run(scenario())
+
+
+def test_both_event_loops_deliver(start_daemon):
+    """gateway_epoll = 1 (the default) runs each gateway's lws context on
+    libev's epoll loop; 0 keeps lws' own poll() loop. Both deliver, to
+    several gateway threads, and the log says which loop runs."""
+    for epoll in (1, 0):
+        d = start_daemon("--log-level", "debug", "--set", f"gateway_epoll={epoll}",
+                         "--set", "gateway_threads=2")
+
+        async def scenario():
+            clients = [await connect(d) for _ in range(4)]
+            for c in clients:
+                await c.subscribe("boucle")
+            receipt = published(d, make_item(), ["boucle"])
+            for c in clients:
+                msg = json.loads(await asyncio.wait_for(c.ws.recv(), 2))
+                assert msg["id"] == receipt["id"]
+                await c.close()
+
+        run(scenario())
+        d.stop()
+        log = d.log()
+        assert ("libwebsockets-evlib_ev" in log) == bool(epoll), log[-3000:]
+        assert "no epoll loop for lws" not in log

@@ -55,7 +55,8 @@ def test_deb_installs_into_a_scratch_root(tmp_path):
     deb = find_deb()
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True,
                           check=True).stdout
-    for dep in ("libwebsockets", "libhiredis", "libevent", "libjansson", "libjwt"):
+    for dep in ("libwebsockets", "libwebsockets-evlib-ev", "libhiredis", "libevent",
+                "libjansson", "libjwt", "libev4"):
         assert dep in info, f"Depends lacks {dep}:\n{info}"
     assert "postinst" in info and "conffiles" in info
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
