@@ -60,7 +60,7 @@ typedef struct daemon {
     nw_redis_t *tail;        /* dedicated to XREAD BLOCK */
     nw_redis_t *hist;        /* wire_read = replica: replays on the tail's replica (else NULL) */
     nw_sentinel_t *sentinel; /* sentinel:// only */
-    nw_redis_script_t publish, release, embargoes, position, recent, tail_position;
+    nw_redis_script_t publish, release, embargoes, position, recent;
     nw_redis_script_t wh_admin, wh_dead, wh_touch;
     nw_history_t *history;
     nw_ingest_t *ingest;
@@ -332,7 +332,6 @@ static int daemon_start(daemon_t *d)
     d->release = (nw_redis_script_t){.name = "release", .source = nw_release_lua};
     d->embargoes = (nw_redis_script_t){.name = "embargoes", .source = nw_embargoes_lua};
     d->position = (nw_redis_script_t){.name = "position", .source = nw_position_lua};
-    d->tail_position = d->position;
     d->recent = (nw_redis_script_t){.name = "recent", .source = nw_recent_lua};
     d->wh_admin = (nw_redis_script_t){.name = "webhook_admin", .source = nw_webhook_admin_lua};
     d->wh_dead = (nw_redis_script_t){.name = "webhook_dead", .source = nw_webhook_dead_lua};
@@ -357,12 +356,13 @@ static int daemon_start(daemon_t *d)
         nw_redis_add_script(d->cmd, &d->recent) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_admin) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_dead) < 0 ||
-        nw_redis_add_script(d->cmd, &d->wh_touch) < 0 ||
-        nw_redis_add_script(d->tail, &d->tail_position) < 0)
+        nw_redis_add_script(d->cmd, &d->wh_touch) < 0)
         return -ENOMEM;
     d->history = nw_history_new(d->base, &d->cfg, d->metrics, d->cmd, &d->position, &d->recent);
     if (d->history == NULL)
         return -ENOMEM;
+    if (d->hist != NULL)
+        nw_history_set_read_conn(d->history, d->hist);
     d->ingest = nw_ingest_new(&d->cfg, d->metrics, d->cmd, &d->publish);
     d->embargo = nw_embargo_new(d->base, &d->cfg, d->metrics, d->cmd, &d->release, &d->embargoes);
     if (d->ingest == NULL || d->embargo == NULL)
@@ -406,7 +406,7 @@ static int daemon_start(daemon_t *d)
             return rc;
         }
     }
-    d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink, &d->tail_position);
+    d->wire = nw_wire_new(d->base, d->tail, d->cmd, &d->cfg, d->metrics, &sink, &d->position);
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sighup_ev = evsignal_new(d->base, SIGHUP, reload_cb, d);
