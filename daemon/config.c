@@ -12,14 +12,16 @@
 #include "log.h"
 
 typedef enum cfg_type {
-    CFG_STR,      /* plain string into a char array */
-    CFG_UINT,     /* unsigned, bounded */
-    CFG_SIZE,     /* size_t, bounded, k/m/g suffixes */
-    CFG_MS,       /* unsigned milliseconds, bounded, ms/s/m/h suffixes */
-    CFG_S,        /* unsigned seconds, bounded, s/m/h/d suffixes */
-    CFG_LISTEN,   /* nw_listen_addr_t */
-    CFG_REDIS,    /* URL string, also parsed into cfg->redis */
-    CFG_LOGLEVEL, /* int (nw_log_level_t) */
+    CFG_STR,       /* plain string into a char array */
+    CFG_UINT,      /* unsigned, bounded */
+    CFG_SIZE,      /* size_t, bounded, k/m/g suffixes */
+    CFG_MS,        /* unsigned milliseconds, bounded, ms/s/m/h suffixes */
+    CFG_S,         /* unsigned seconds, bounded, s/m/h/d suffixes */
+    CFG_LISTEN,    /* nw_listen_addr_t */
+    CFG_REDIS,     /* URL string, also parsed into cfg->redis */
+    CFG_LOGLEVEL,  /* int (nw_log_level_t) */
+    CFG_WIRE_READ, /* unsigned nw_wire_read_t: the index of the value in wire_read_choices */
+    CFG_REPLICA,   /* URL string (redis:// or unix:, or ""), also parsed into cfg->redis_replica */
 } cfg_type_t;
 
 /* One directive: the config key, where it lives, its bounds and default,
@@ -38,7 +40,10 @@ typedef struct cfg_key {
 #define STR(f)    CFG_STR, OFF(f), sizeof(((nw_config_t *)0)->f)
 #define NUM(t, f) t, OFF(f), 0
 #define KiB       1024ULL
-#define MiB       (1024ULL * 1024ULL)
+/* The values of wire_read, in nw_wire_read_t order. */
+static const char *const wire_read_choices[] = {"master", "replica", NULL};
+
+#define MiB (1024ULL * 1024ULL)
 
 static const cfg_key_t cfg_keys[] = {
     {"redis", CFG_REDIS, OFF(redis_url), 0, 0, 0, "redis://127.0.0.1:6379/0",
@@ -49,7 +54,18 @@ static const cfg_key_t cfg_keys[] = {
      "newsroom/admin API listener (ingest, health, metrics), ADDR:PORT"},
     {"log_level", NUM(CFG_LOGLEVEL, log_level), 0, 0, "info", "debug, info, warn or error"},
 
-    {"redis_prefix", STR(redis_prefix), 1, 0, "nw:", "prefix of every Redis key Newswire uses"},
+    {"redis_prefix", STR(redis_prefix), 1, 0, "{nw}:",
+     "prefix of every Redis key Newswire uses (its {hash tag} keeps them in one cluster slot)"},
+    {"redis_cluster", NUM(CFG_UINT, redis_cluster), 0, 1, "0",
+     "1: Redis is a cluster node (redis_prefix must then carry a {hash tag})"},
+    {"redis_replica", CFG_REPLICA, OFF(redis_replica_url), 0, 0, 0, "",
+     "replica for wire_read = replica without Sentinel: redis://host[:port] or unix:/path"},
+    {"ack_replicas", NUM(CFG_UINT, ack_replicas), 0, 16, "0",
+     "replicas that must have a publish (WAIT) before it is answered 2xx (0: the master only)"},
+    {"ack_timeout", NUM(CFG_MS, ack_timeout_ms), 10, 60000, "1s",
+     "time the replicas have to acknowledge a publish (503 beyond)"},
+    {"wire_read", CFG_WIRE_READ, OFF(wire_read), 0, 0, 0, "master",
+     "where the wire tail and resume replays read the wire: master or replica"},
     {"redis_connect_timeout", NUM(CFG_MS, redis_connect_timeout_ms), 10, 600000, "2s",
      "time allowed to connect to Redis"},
     {"redis_command_timeout", NUM(CFG_MS, redis_command_timeout_ms), 10, 600000, "5s",
@@ -175,6 +191,9 @@ static const char *const static_keys[] = {
     "redis_connect_timeout",
     "redis_command_timeout",
     "redis_reconnect_max",
+    "redis_cluster",
+    "redis_replica",
+    "wire_read",
     "gateway_threads",
     "reuse_port",
     "gateway_epoll",
@@ -199,6 +218,8 @@ static size_t cfg_value_size(const cfg_key_t *k)
         return sizeof(nw_listen_addr_t);
     case CFG_REDIS:
         return sizeof(((nw_config_t *)0)->redis_url);
+    case CFG_REPLICA:
+        return sizeof(((nw_config_t *)0)->redis_replica_url);
     case CFG_LOGLEVEL:
         return sizeof(int);
     default:
@@ -225,6 +246,8 @@ size_t nw_config_keep_static(nw_config_t *next, const nw_config_t *cur, char *ch
         memcpy(np, cp, vs);
         if (k->type == CFG_REDIS)
             next->redis = cur->redis;
+        if (k->type == CFG_REPLICA)
+            next->redis_replica = cur->redis_replica;
         if (o < size) {
             int w = snprintf(changed + o, size - o, "%s%s", n ? "," : "", k->name);
             o += w > 0 ? (size_t)w : 0;
@@ -285,120 +308,6 @@ const nw_config_unit_t nw_config_s_units[NW_CONFIG_S_UNITS] = {
     {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400},
 };
 
-int nw_config_parse_listen(const char *s, nw_listen_addr_t *out_)
-{
-    nw_listen_addr_t tmp, *out = &tmp; /* *out_ is written only on success */
-    const char *colon;
-    size_t hlen;
-    char *end;
-    long port;
-
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (rb == NULL || rb[1] != ':')
-            return -EINVAL;
-        hlen = (size_t)(rb - s - 1);
-        if (hlen == 0 || hlen >= sizeof(out->host))
-            return -EINVAL;
-        memcpy(out->host, s + 1, hlen);
-        out->host[hlen] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL)
-            return -EINVAL;
-        hlen = (size_t)(colon - s);
-        if (memchr(s, ':', hlen) != NULL || hlen >= sizeof(out->host))
-            return -EINVAL;
-        if (hlen == 0)
-            snprintf(out->host, sizeof(out->host), "127.0.0.1");
-        else {
-            memcpy(out->host, s, hlen);
-            out->host[hlen] = '\0';
-        }
-    }
-    if (!isdigit((unsigned char)colon[1]))
-        return -EINVAL;
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || port < 0 || port > 65535)
-        return -EINVAL;
-    out->port = (int)port;
-    *out_ = tmp;
-    return 0;
-}
-
-int nw_config_parse_redis_url(const char *s, nw_redis_addr_t *out)
-{
-    nw_redis_addr_t a;
-    const char *p, *at, *slash, *hostend;
-    char *end;
-    long v;
-
-    memset(&a, 0, sizeof(a));
-    if (strncmp(s, "unix:", 5) == 0) {
-        const char *q = strchr(s + 5, '?');
-        size_t plen = q ? (size_t)(q - s - 5) : strlen(s + 5);
-        if (plen == 0 || plen >= sizeof(a.path) || s[5] != '/')
-            return -EINVAL;
-        memcpy(a.path, s + 5, plen);
-        if (q != NULL) {
-            if (strncmp(q, "?db=", 4) != 0 || !isdigit((unsigned char)q[4]))
-                return -EINVAL;
-            errno = 0;
-            v = strtol(q + 4, &end, 10);
-            if (errno != 0 || *end != '\0' || v < 0 || v > 15)
-                return -EINVAL;
-            a.db = (int)v;
-        }
-        *out = a;
-        return 0;
-    }
-    if (strncmp(s, "redis://", 8) != 0)
-        return -EINVAL;
-    p = s + 8;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (at != NULL && (slash == NULL || at < slash)) {
-        /* userinfo: ":password" or "user:password"; only the password is used */
-        const char *pc = memchr(p, ':', (size_t)(at - p));
-        const char *pw = pc ? pc + 1 : p;
-        size_t pwlen = (size_t)(at - pw);
-        if (pwlen >= sizeof(a.password))
-            return -EINVAL;
-        memcpy(a.password, pw, pwlen);
-        p = at + 1;
-    }
-    hostend = slash ? slash : p + strlen(p);
-    {
-        char hp[NW_CONFIG_STR_MAX + 8];
-        size_t n = (size_t)(hostend - p);
-        nw_listen_addr_t la;
-        if (n == 0 || n >= sizeof(hp) - 6)
-            return -EINVAL;
-        memcpy(hp, p, n);
-        hp[n] = '\0';
-        /* Reuse the listen-address grammar; a missing port means 6379. */
-        if (strchr(hp, ':') == NULL || (hp[0] == '[' && hp[n - 1] == ']'))
-            snprintf(hp + n, sizeof(hp) - n, ":6379");
-        if (nw_config_parse_listen(hp, &la) < 0 || la.port == 0)
-            return -EINVAL;
-        snprintf(a.host, sizeof(a.host), "%s", la.host);
-        a.port = la.port;
-    }
-    if (slash != NULL && slash[1] != '\0') {
-        if (!isdigit((unsigned char)slash[1]))
-            return -EINVAL;
-        errno = 0;
-        v = strtol(slash + 1, &end, 10);
-        if (errno != 0 || *end != '\0' || v < 0 || v > 15)
-            return -EINVAL;
-        a.db = (int)v;
-    }
-    *out = a;
-    return 0;
-}
-
 /* Applies value to the key k of cfg; on error fills err naming the key. */
 static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw_err_t *err)
 {
@@ -436,12 +345,37 @@ static int cfg_apply(nw_config_t *cfg, const cfg_key_t *k, const char *value, nw
     case CFG_REDIS:
         if (strlen(value) >= sizeof(cfg->redis_url) ||
             nw_config_parse_redis_url(value, &cfg->redis) < 0) {
-            nw_err_set(err, k->name, "%s: invalid URL (want redis://host:port/db or unix:/path)",
+            nw_err_set(err, k->name,
+                       "%s: invalid URL (want redis://host:port/db, unix:/path or "
+                       "sentinel://host:port,host:port/master-name)",
                        k->name);
             return -EINVAL;
         }
         snprintf(cfg->redis_url, sizeof(cfg->redis_url), "%s", value);
         return 0;
+    case CFG_REPLICA: {
+        nw_redis_addr_t a;
+        memset(&a, 0, sizeof(a));
+        if (strlen(value) >= sizeof(cfg->redis_replica_url) ||
+            (value[0] != '\0' && (nw_config_parse_redis_url(value, &a) < 0 || a.nsentinels > 0))) {
+            nw_err_set(err, k->name, "%s: invalid URL (want redis://host:port or unix:/path)",
+                       k->name);
+            return -EINVAL;
+        }
+        cfg->redis_replica = a;
+        snprintf(cfg->redis_replica_url, sizeof(cfg->redis_replica_url), "%s", value);
+        return 0;
+    }
+    case CFG_WIRE_READ:
+        for (unsigned i = 0; wire_read_choices[i] != NULL; i++) {
+            if (strcmp(value, wire_read_choices[i]) == 0) {
+                *(unsigned *)(base + k->offset) = i;
+                return 0;
+            }
+        }
+        nw_err_set(err, k->name, "%s: invalid value \"%s\" (want master or replica)", k->name,
+                   value);
+        return -EINVAL;
     case CFG_LOGLEVEL: {
         nw_log_level_t lvl;
         if (nw_log_level_parse(value, &lvl) < 0) {
@@ -622,12 +556,21 @@ void nw_config_dump(const nw_config_t *cfg, FILE *out)
         case CFG_REDIS:
             if (cfg->redis.password[0] != '\0')
                 fprintf(out, "%s (password set)\n",
-                        cfg->redis.path[0] ? "unix socket" : "redis://***@host");
+                        cfg->redis.path[0]      ? "unix socket"
+                        : cfg->redis.nsentinels ? "sentinel://***@hosts"
+                                                : "redis://***@host");
             else
                 fprintf(out, "%s\n", cfg->redis_url);
             break;
         case CFG_LOGLEVEL:
             fprintf(out, "%s\n", nw_log_level_name((nw_log_level_t)cfg->log_level));
+            break;
+        case CFG_WIRE_READ:
+            fprintf(out, "%s\n", wire_read_choices[*(const unsigned *)p]);
+            break;
+        case CFG_REPLICA:
+            fprintf(out, "\"%s\"\n",
+                    cfg->redis_replica.password[0] ? "(password set)" : (const char *)p);
             break;
         }
     }
@@ -643,7 +586,8 @@ void nw_config_usage(FILE *out, const char *argv0)
             "\n"
             "Options:\n"
             "  -c, --config FILE       read settings from FILE (key = value lines)\n"
-            "  -r, --redis URL         redis://host:port/db or unix:/path\n"
+            "  -r, --redis URL         redis://host:port/db, unix:/path or\n"
+            "                          sentinel://host:port,host:port/master-name\n"
             "  -l, --listen ADDR:PORT  public gateway listener (default 127.0.0.1:8080)\n"
             "  -a, --api-listen ADDR:PORT\n"
             "                          newsroom/admin API listener (default 127.0.0.1:8081)\n"
@@ -658,6 +602,36 @@ void nw_config_usage(FILE *out, const char *argv0)
     for (size_t i = 0; i < NW_ARRAY_LEN(cfg_keys); i++)
         fprintf(out, "  %-22s %s (default %s)\n", cfg_keys[i].name, cfg_keys[i].help,
                 cfg_keys[i].def);
+}
+
+/* Checks what involves several keys; err names the key to change. */
+static int config_check(const nw_config_t *cfg, nw_err_t *err)
+{
+    if (cfg->redis_cluster && !nw_config_prefix_has_hash_tag(cfg->redis_prefix)) {
+        nw_err_set(err, "redis_prefix",
+                   "redis_prefix: \"%s\" has no {hash tag}; with redis_cluster = 1 every key must "
+                   "hash to one slot (e.g. \"{nw}:\")",
+                   cfg->redis_prefix);
+        return -EINVAL;
+    }
+    if (cfg->redis_cluster && cfg->redis.nsentinels > 0) {
+        nw_err_set(err, "redis_cluster",
+                   "redis_cluster: a cluster is not addressed through Sentinel (use redis://)");
+        return -EINVAL;
+    }
+    if (cfg->redis.nsentinels > 0 && cfg->redis_replica_url[0] != '\0') {
+        nw_err_set(err, "redis_replica",
+                   "redis_replica: not used with a sentinel:// address (Sentinel names the "
+                   "replicas)");
+        return -EINVAL;
+    }
+    if (cfg->wire_read == NW_WIRE_READ_REPLICA && cfg->redis.nsentinels == 0 &&
+        cfg->redis_replica_url[0] == '\0') {
+        nw_err_set(err, "wire_read",
+                   "wire_read: replica needs a sentinel:// redis address or a redis_replica");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t *action,
@@ -752,5 +726,5 @@ int nw_config_from_args(nw_config_t *cfg, int argc, char **argv, nw_cli_action_t
         if (key != NULL && nw_config_set(cfg, key, optarg, err) < 0)
             return -EINVAL;
     }
-    return 0;
+    return config_check(cfg, err);
 }

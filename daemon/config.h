@@ -24,15 +24,29 @@ typedef struct nw_listen_addr {
     int port;
 } nw_listen_addr_t;
 
+#define NW_SENTINELS_MAX     8
+#define NW_SENTINEL_NAME_MAX 65
+
 /* Where Redis is: TCP (host, port) or a unix socket path; db and password
- * apply to both. */
+ * apply to both. With Sentinel (nsentinels > 0) host is "" in the
+ * configuration: the master's address is asked of the Sentinels at run
+ * time (sentinel.h). */
 typedef struct nw_redis_addr {
-    char host[NW_CONFIG_STR_MAX]; /* "" when unix socket */
+    char host[NW_CONFIG_STR_MAX]; /* "" when unix socket or not known yet */
     int port;
     char path[NW_CONFIG_STR_MAX]; /* unix socket path, or "" */
     int db;
     char password[NW_CONFIG_STR_MAX];
+    nw_listen_addr_t sentinels[NW_SENTINELS_MAX]; /* sentinel:// only */
+    unsigned nsentinels;
+    char master_name[NW_SENTINEL_NAME_MAX];
 } nw_redis_addr_t;
+
+/* wire_read: where the wire tail and resume replays read the wire. */
+typedef enum nw_wire_read {
+    NW_WIRE_READ_MASTER = 0,
+    NW_WIRE_READ_REPLICA,
+} nw_wire_read_t;
 
 #define NW_MAX_PUBLISHERS     256
 #define NW_MAX_WEBHOOKS       64
@@ -83,6 +97,12 @@ typedef struct nw_config {
     unsigned wire_max_age_s;
     unsigned wire_read_count;
     unsigned wire_block_ms;
+    unsigned redis_cluster;  /* 1: Redis Cluster; redis_prefix must carry a hash tag */
+    unsigned ack_replicas;   /* WAIT for this many replicas before a 2xx */
+    unsigned ack_timeout_ms; /* ... at most this long */
+    unsigned wire_read;      /* nw_wire_read_t */
+    char redis_replica_url[NW_CONFIG_STR_MAX]; /* wire_read = replica without Sentinel */
+    nw_redis_addr_t redis_replica;
 
     /* ingest API */
     size_t api_max_body;
@@ -167,8 +187,15 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err);
 /* Parses "host:port", "[v6]:port" or ":port" (host defaults to 127.0.0.1). */
 int nw_config_parse_listen(const char *s, nw_listen_addr_t *out);
 
-/* Parses "redis://[:password@]host[:port][/db]" or "unix:/path[?db=N]". */
+/* Parses "redis://[:password@]host[:port][/db]", "unix:/path[?db=N]" or
+ * "sentinel://[:password@]host[:port][,host[:port]...]/master-name[/db]"
+ * (at most NW_SENTINELS_MAX Sentinels, port 26379 by default; the password
+ * and db are the master's). Returns 0 or -EINVAL (out untouched). */
 int nw_config_parse_redis_url(const char *s, nw_redis_addr_t *out);
+
+/* True if every key built from prefix has the same Redis Cluster hash tag:
+ * the prefix holds a '{', then at least one byte, then a '}'. */
+bool nw_config_prefix_has_hash_tag(const char *prefix);
 
 /* For a reload: copies into next the current values of the keys that
  * cannot change without a restart (listeners, Redis address, threads, TLS,

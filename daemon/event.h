@@ -1,6 +1,6 @@
 /* Newswire — wire events.
  *
- * One entry of the nw:wire stream, decoded once by the wire tail (core
+ * One entry of the <prefix>wire stream, decoded once by the wire tail (core
  * thread) and pre-encoded for both wire formats: each format's item frame is
  * "head + topics + tail", where only the topics array differs between
  * sessions (it lists the item's topics the session matched). Events are

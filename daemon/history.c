@@ -23,7 +23,8 @@ struct nw_history {
     struct event_base *base;
     const nw_config_t *cfg;
     nw_metrics_t *metrics;
-    nw_redis_t *conn;
+    nw_redis_t *conn;  /* the master: the resume decision (position, epoch) */
+    nw_redis_t *rconn; /* reads the wire: conn, or the wire tail's replica */
     nw_redis_script_t *position;
     nw_redis_script_t *recent;
     struct event *wake_ev; /* activated from gateway threads */
@@ -221,7 +222,7 @@ static void run_recent(work_t *w)
             argv[5 + i] = req->patterns->v[i];
         for (size_t i = 0; i < n + 5; i++)
             lens[i] = strlen(argv[i]);
-        rc = nw_redis_eval(w->h->conn, w->h->recent, recent_cb, w, 1, (int)(n + 5), argv, lens);
+        rc = nw_redis_eval(w->h->rconn, w->h->recent, recent_cb, w, 1, (int)(n + 5), argv, lens);
     }
     free(argv);
     free(lens);
@@ -420,7 +421,7 @@ static void replay_page(work_t *w, const char *start)
     snprintf(count, sizeof(count), "%d", NW_REPLAY_PAGE);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = strlen(argv[i]);
-    if (nw_redis_command(w->h->conn, xrange_cb, w, 0, (int)NW_ARRAY_LEN(argv), argv, lens) < 0)
+    if (nw_redis_command(w->h->rconn, xrange_cb, w, 0, (int)NW_ARRAY_LEN(argv), argv, lens) < 0)
         finish(w->h, w->req, -EAGAIN);
 }
 
@@ -565,6 +566,7 @@ nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw
     h->cfg = cfg;
     h->metrics = metrics;
     h->conn = conn;
+    h->rconn = conn;
     h->position = position;
     h->recent = recent;
     snprintf(h->wire_key, sizeof(h->wire_key), "%swire", cfg->redis_prefix);
@@ -577,6 +579,11 @@ nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw
         return NULL;
     }
     return h;
+}
+
+void nw_history_set_read_conn(nw_history_t *h, nw_redis_t *conn)
+{
+    h->rconn = conn;
 }
 
 void nw_history_free(nw_history_t *h)

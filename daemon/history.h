@@ -73,6 +73,13 @@ nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw
                              nw_redis_t *conn, nw_redis_script_t *position,
                              nw_redis_script_t *recent);
 
+/* wire_read = replica: replays and recent items read the wire on conn
+ * (borrowed; a link to the replica the wire tail reads, so that the
+ * replay reaches the tail's position), while the resume decision (epoch,
+ * cursor ahead of the wire) stays on the master. recent must be
+ * registered on conn. */
+void nw_history_set_read_conn(nw_history_t *h, nw_redis_t *conn);
+
 /* Submits req (ownership passes to the service until done is called).
  * Thread-safe. Returns 0, or -EAGAIN when history_max_pending requests are
  * already waiting (req stays the caller's). */

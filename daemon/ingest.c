@@ -35,12 +35,17 @@ typedef struct pending {
     char version[16];
     char *embargoed; /* the item's embargoed date-time, or NULL */
     int64_t embargo_ms;
+    /* the receipt held back while WAIT runs (ack_replicas > 0) */
+    int ack_status;
+    char ack_result[16], ack_kind[16];
+    char *ack_id;
 } pending_t;
 
 static void pending_free(pending_t *p)
 {
     free(p->uri);
     free(p->embargoed);
+    free(p->ack_id);
     free(p);
 }
 
@@ -179,6 +184,77 @@ static const char *elem_str(const redisReply *r, size_t i)
     return r->element[i]->str;
 }
 
+/* WAIT answered: the held receipt goes out if ack_replicas replicas have
+ * the write, else 503 (the item may be stored; the retry is idempotent and
+ * waits again). The script's outcome was counted already; the wait's is
+ * counted in ack_waits. */
+static void ack_cb(nw_redis_t *r, redisReply *reply, void *arg)
+{
+    pending_t *p = arg;
+    nw_ingest_t *ing = p->ing;
+    unsigned want = ing->cfg->ack_replicas;
+    char qbuf[600], msg[200];
+
+    ing->pending--;
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= (long long)want) {
+        NW_METRIC_INC(ing->metrics->ack_waits[0]);
+        reply_receipt(p->req, p->ack_status, p->ack_result, p->ack_id, p, p->ack_kind);
+    } else {
+        long long got = reply != NULL && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+        NW_METRIC_INC(ing->metrics->ack_waits[got < 0 ? 2 : 1]);
+        nw_log(NW_LOG_WARN, "ingest", "publish not acknowledged by enough replicas",
+               "uri=%s version=%s want=%u got=%lld timeout_ms=%u",
+               nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version, want, got,
+               ing->cfg->ack_timeout_ms);
+        snprintf(msg, sizeof(msg),
+                 "not acknowledged by %u replica(s) in time; the item may be stored: retry with "
+                 "the same uri and version",
+                 want);
+        nw_http_req_add_header(p->req, "Retry-After", "1");
+        nw_http_reply_error(p->req, 503, msg, NULL);
+    }
+    pending_free(p);
+}
+
+/* Answers a successful publish with a receipt, at once, or with
+ * ack_replicas > 0 after WAIT ack_replicas ack_timeout. Returns true when
+ * the receipt is held: p then belongs to ack_cb. */
+static bool receipt(pending_t *p, int http_status, const char *status, const char *id,
+                    const char *kind)
+{
+    nw_ingest_t *ing = p->ing;
+    char n[16], ms[16];
+    const char *argv[] = {"WAIT", n, ms};
+    size_t lens[3];
+
+    if (ing->cfg->ack_replicas == 0) {
+        reply_receipt(p->req, http_status, status, id, p, kind);
+        return false;
+    }
+    snprintf(n, sizeof(n), "%u", ing->cfg->ack_replicas);
+    snprintf(ms, sizeof(ms), "%u", ing->cfg->ack_timeout_ms);
+    for (size_t i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+    p->ack_status = http_status;
+    snprintf(p->ack_result, sizeof(p->ack_result), "%s", status);
+    snprintf(p->ack_kind, sizeof(p->ack_kind), "%s", kind ? kind : "");
+    p->ack_id = id ? strdup(id) : NULL;
+    if ((id != NULL && p->ack_id == NULL) ||
+        nw_redis_command(ing->conn, ack_cb, p,
+                         ing->cfg->ack_timeout_ms + ing->cfg->redis_command_timeout_ms, 3, argv,
+                         lens) < 0) {
+        NW_METRIC_INC(ing->metrics->ack_waits[2]);
+        nw_http_req_add_header(p->req, "Retry-After", "1");
+        nw_http_reply_error(p->req, 503,
+                            "storage unavailable before the replicas acknowledged; the item may "
+                            "be stored: retry with the same uri and version",
+                            NULL);
+        return false;
+    }
+    ing->pending++;
+    return true;
+}
+
 /* The publish script answered (or not): map its answer to the HTTP reply
  * (see proto/publish.lua for the answers). */
 static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
@@ -190,6 +266,7 @@ static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
     const char *kind = reply ? elem_str(reply, 2) : NULL;
     const char *ver = reply ? elem_str(reply, 3) : NULL;
     bool replay = reply != NULL && elem_str(reply, 4) != NULL;
+    bool held = false; /* the receipt waits for the replicas */
     char qbuf[600];
     char msg[160];
 
@@ -209,20 +286,20 @@ static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
         if (!replay)
             nw_log(NW_LOG_INFO, "ingest", "item published", "uri=%s version=%s id=%s kind=%s",
                    nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version, id, kind);
-        reply_receipt(p->req, 202, "published", id, p, kind);
+        held = receipt(p, 202, "published", id, kind);
     } else if (strcmp(result, "dup") == 0) {
         count(ing, NW_INGEST_DUPLICATE);
-        reply_receipt(p->req, 200, "duplicate", id, p, kind);
+        held = receipt(p, 200, "duplicate", id, kind);
     } else if (strcmp(result, "embargoed") == 0) {
         count(ing, replay ? NW_INGEST_DUPLICATE : NW_INGEST_EMBARGOED);
         if (!replay && ing->on_hold != NULL)
             ing->on_hold(p->embargo_ms, ing->on_hold_arg);
         nw_log(NW_LOG_INFO, "ingest", "item held until its embargo", "uri=%s version=%s",
                nw_log_quote(p->uri, qbuf, sizeof(qbuf)), p->version);
-        reply_receipt(p->req, 202, "embargoed", NULL, p, kind);
+        held = receipt(p, 202, "embargoed", NULL, kind);
     } else if (strcmp(result, "canceled") == 0) {
         count(ing, replay ? NW_INGEST_DUPLICATE : NW_INGEST_ACCEPTED);
-        reply_receipt(p->req, 202, "canceled", NULL, p, kind);
+        held = receipt(p, 202, "canceled", NULL, kind);
     } else if (strcmp(result, "conflict") == 0) {
         count(ing, NW_INGEST_CONFLICT);
         snprintf(msg, sizeof(msg),
@@ -246,7 +323,8 @@ static void publish_cb(nw_redis_t *r, redisReply *reply, void *arg)
     } else {
         reply_unavailable(ing, p->req, "storage unavailable: unexpected script answer");
     }
-    pending_free(p);
+    if (!held)
+        pending_free(p);
 }
 
 /* Reads the routing topics from ?topics= or the Newswire-Topics header

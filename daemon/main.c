@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "publishers.h"
 #include "redis.h"
+#include "sentinel.h"
 #include "webhook.h"
 #include "wire.h"
 
@@ -55,9 +56,11 @@ typedef struct daemon {
     nw_publishers_t *pubs;
     struct event_base *base;
     nw_metrics_t *metrics;
-    nw_redis_t *cmd;  /* publishes and lookups */
-    nw_redis_t *tail; /* dedicated to XREAD BLOCK */
-    nw_redis_script_t publish, release, embargoes, position, recent, tail_position;
+    nw_redis_t *cmd;         /* publishes and lookups */
+    nw_redis_t *tail;        /* dedicated to XREAD BLOCK */
+    nw_redis_t *hist;        /* wire_read = replica: replays on the tail's replica (else NULL) */
+    nw_sentinel_t *sentinel; /* sentinel:// only */
+    nw_redis_script_t publish, release, embargoes, position, recent;
     nw_redis_script_t wh_admin, wh_dead, wh_touch;
     nw_history_t *history;
     nw_ingest_t *ingest;
@@ -282,15 +285,36 @@ static void reload_cb(evutil_socket_t sig, short what, void *arg)
     nw_notify_ready("running");
 }
 
-static nw_redis_t *redis_link(daemon_t *d, const char *name)
+/* Creates one Redis link: to the master, or with replica to the replica
+ * the wire is read from (wire_read = replica). With Sentinel the link
+ * starts without an address and checks the server's ROLE at each connect;
+ * the Sentinel client steers it. */
+static nw_redis_t *redis_link(daemon_t *d, const char *name, bool replica)
 {
+    bool sentinel = d->cfg.redis.nsentinels > 0;
     nw_redis_opts_t o = {
         .connect_timeout_ms = d->cfg.redis_connect_timeout_ms,
         .command_timeout_ms = d->cfg.redis_command_timeout_ms,
         .reconnect_max_ms = d->cfg.redis_reconnect_max_ms,
+        .role = replica    ? "slave"
+                : sentinel ? "master"
+                           : NULL,
     };
+    nw_redis_addr_t addr = d->cfg.redis;
+    nw_redis_t *r;
 
-    return nw_redis_new(d->base, &d->cfg.redis, &o, name, d->metrics);
+    if (replica && !sentinel) {
+        addr = d->cfg.redis_replica;
+        addr.db = d->cfg.redis.db;
+        if (addr.password[0] == '\0')
+            memcpy(addr.password, d->cfg.redis.password, sizeof(addr.password));
+    }
+    r = nw_redis_new(d->base, &addr, &o, name, d->metrics);
+    if (r != NULL && d->sentinel != NULL && nw_sentinel_add_link(d->sentinel, r, replica) < 0) {
+        nw_redis_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* The core thread's event base. With epoll's change list, an event added
@@ -325,13 +349,23 @@ static int daemon_start(daemon_t *d)
     d->release = (nw_redis_script_t){.name = "release", .source = nw_release_lua};
     d->embargoes = (nw_redis_script_t){.name = "embargoes", .source = nw_embargoes_lua};
     d->position = (nw_redis_script_t){.name = "position", .source = nw_position_lua};
-    d->tail_position = d->position;
     d->recent = (nw_redis_script_t){.name = "recent", .source = nw_recent_lua};
     d->wh_admin = (nw_redis_script_t){.name = "webhook_admin", .source = nw_webhook_admin_lua};
     d->wh_dead = (nw_redis_script_t){.name = "webhook_dead", .source = nw_webhook_dead_lua};
     d->wh_touch = (nw_redis_script_t){.name = "webhook_touch", .source = nw_webhook_touch_lua};
-    d->cmd = redis_link(d, "command");
-    d->tail = redis_link(d, "wire");
+    if (d->cfg.redis.nsentinels > 0) {
+        d->sentinel = nw_sentinel_new(d->base, &d->cfg.redis, d->cfg.redis_connect_timeout_ms,
+                                      d->cfg.redis_command_timeout_ms, d->metrics);
+        if (d->sentinel == NULL)
+            return -ENOMEM;
+    }
+    d->cmd = redis_link(d, "command", false);
+    d->tail = redis_link(d, "wire", d->cfg.wire_read == NW_WIRE_READ_REPLICA);
+    if (d->cfg.wire_read == NW_WIRE_READ_REPLICA) {
+        d->hist = redis_link(d, "history", true);
+        if (d->hist == NULL || nw_redis_add_script(d->hist, &d->recent) < 0)
+            return -ENOMEM;
+    }
     if (d->cmd == NULL || d->tail == NULL || nw_redis_add_script(d->cmd, &d->publish) < 0 ||
         nw_redis_add_script(d->cmd, &d->release) < 0 ||
         nw_redis_add_script(d->cmd, &d->embargoes) < 0 ||
@@ -339,12 +373,13 @@ static int daemon_start(daemon_t *d)
         nw_redis_add_script(d->cmd, &d->recent) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_admin) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_dead) < 0 ||
-        nw_redis_add_script(d->cmd, &d->wh_touch) < 0 ||
-        nw_redis_add_script(d->tail, &d->tail_position) < 0)
+        nw_redis_add_script(d->cmd, &d->wh_touch) < 0)
         return -ENOMEM;
     d->history = nw_history_new(d->base, &d->cfg, d->metrics, d->cmd, &d->position, &d->recent);
     if (d->history == NULL)
         return -ENOMEM;
+    if (d->hist != NULL)
+        nw_history_set_read_conn(d->history, d->hist);
     d->ingest = nw_ingest_new(&d->cfg, d->metrics, d->cmd, &d->publish);
     d->embargo = nw_embargo_new(d->base, &d->cfg, d->metrics, d->cmd, &d->release, &d->embargoes);
     if (d->ingest == NULL || d->embargo == NULL)
@@ -388,7 +423,7 @@ static int daemon_start(daemon_t *d)
             return rc;
         }
     }
-    d->wire = nw_wire_new(d->base, d->tail, &d->cfg, d->metrics, &sink, &d->tail_position);
+    d->wire = nw_wire_new(d->base, d->tail, d->cmd, &d->cfg, d->metrics, &sink, &d->position);
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sighup_ev = evsignal_new(d->base, SIGHUP, reload_cb, d);
@@ -412,6 +447,10 @@ static int daemon_start(daemon_t *d)
     }
     nw_redis_start(d->cmd);
     nw_redis_start(d->tail);
+    if (d->hist != NULL)
+        nw_redis_start(d->hist);
+    if (d->sentinel != NULL)
+        nw_sentinel_start(d->sentinel);
     nw_log(NW_LOG_INFO, "main", "newswired started",
            "version=%s listen=%s:%d api_listen=%s:%d gateway_threads=%u pid=%d", NW_VERSION,
            d->cfg.listen.host, d->cfg.listen.port, d->cfg.api_listen.host, d->cfg.api_listen.port,
@@ -438,6 +477,8 @@ static void daemon_free(daemon_t *d)
         event_free(d->shutdown_ev);
     if (d->api != NULL)
         nw_api_stop_accepting(d->api);
+    nw_sentinel_free(d->sentinel);
+    nw_redis_free(d->hist);
     nw_redis_free(d->tail);
     nw_redis_free(d->cmd);
     nw_history_free(d->history);

@@ -188,6 +188,39 @@ static void header(struct evbuffer *out, const char *name, const char *type, con
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The high-availability families: Sentinel, replicated acknowledgements,
+ * wire resynchronisation after a failover. */
+static void render_ha(const nw_metrics_t *m, struct evbuffer *out)
+{
+    static const char *const waits[] = {"acknowledged", "short", "failed"};
+
+    header(out, "newswire_redis_failovers_total", "counter",
+           "Master changes followed through Sentinel.");
+    evbuffer_add_printf(out, "newswire_redis_failovers_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->redis_failovers));
+    header(out, "newswire_sentinel_queries_total", "counter",
+           "Sentinel queries for the master's address, by result.");
+    evbuffer_add_printf(out, "newswire_sentinel_queries_total{result=\"ok\"} %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->sentinel_queries[0]));
+    evbuffer_add_printf(out, "newswire_sentinel_queries_total{result=\"failed\"} %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->sentinel_queries[1]));
+    header(out, "newswire_ack_waits_total", "counter",
+           "Publish WAITs for ack_replicas: acknowledged, short (fewer replicas in time: 503), "
+           "failed (no answer: 503).");
+    for (size_t i = 0; i < NW_ARRAY_LEN(waits); i++)
+        evbuffer_add_printf(out, "newswire_ack_waits_total{result=\"%s\"} %llu\n", waits[i],
+                            (unsigned long long)NW_METRIC_GET(m->ack_waits[i]));
+    header(out, "newswire_wire_resyncs_total", "counter",
+           "Wire tail reconnects that found the wire diverged from what it had delivered "
+           "(failover to a replica that missed writes).");
+    evbuffer_add_printf(out, "newswire_wire_resyncs_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->wire_resyncs));
+    header(out, "newswire_wire_resync_missed_total", "counter",
+           "Entries found behind the tail's cursor after a failover, delivered late.");
+    evbuffer_add_printf(out, "newswire_wire_resync_missed_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->wire_resync_missed));
+}
+
 int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
 {
     header(out, "newswire_ingest_items_total", "counter", "Ingest requests by result.");
@@ -253,6 +286,8 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
            "NOSCRIPT answers (the script was sent again).");
     evbuffer_add_printf(out, "newswire_redis_noscript_total %llu\n",
                         (unsigned long long)NW_METRIC_GET(m->redis_noscript));
+
+    render_ha(m, out);
 
     header(out, "newswire_sessions", "gauge", "Open sessions by transport and format.");
     evbuffer_add_printf(

@@ -103,7 +103,12 @@ typedef struct nw_metrics {
     _Atomic uint64_t redis_reconnects;
     _Atomic uint64_t redis_errors; /* error replies and failed commands */
     _Atomic uint64_t redis_timeouts;
-    _Atomic uint64_t redis_noscript; /* NOSCRIPT answers (script reloaded) */
+    _Atomic uint64_t redis_noscript;      /* NOSCRIPT answers (script reloaded) */
+    _Atomic uint64_t redis_failovers;     /* master address changes seen through Sentinel */
+    _Atomic uint64_t sentinel_queries[2]; /* Sentinel queries answered, failed */
+    _Atomic uint64_t ack_waits[3];        /* publish WAITs: acknowledged, short, failed */
+    _Atomic uint64_t wire_resyncs;        /* tail reconnects that found the wire changed */
+    _Atomic uint64_t wire_resync_missed;  /* entries found behind the cursor and delivered */
     unsigned ngateways;
     nw_gateway_metrics_t gateways[NW_METRICS_MAX_GATEWAYS];
 } nw_metrics_t;

@@ -44,7 +44,13 @@ struct nw_redis {
 
     nw_redis_state_cb state_cb;
     void *state_arg;
+    nw_redis_stale_cb stale_cb;
+    void *stale_arg;
 };
+
+/* The handshake argument that marks the ROLE check (others are NULL or a
+ * script). */
+static char role_check;
 
 /* One command in flight. For scripts, the arguments are kept so that the
  * call can be sent again as EVAL after NOSCRIPT. */
@@ -168,6 +174,10 @@ static void cmd_reply_cb(redisAsyncContext *ac, void *reply_, void *priv)
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
             NW_METRIC_INC(r->metrics->redis_errors);
         cmd->cb(r, reply, cmd->arg);
+        /* a master demoted by a failover while we were connected: the
+         * reconnect reports the address stale */
+        if (r->opts.role != NULL && nw_redis_reply_is_error(reply, "READONLY"))
+            nw_redis_reconnect(r, "the server is a replica now");
     }
     cmd_free(cmd);
 }
@@ -296,11 +306,28 @@ static void conn_up(nw_redis_t *r)
         r->state_cb(r, true, r->state_arg);
 }
 
-/* A handshake reply (AUTH, SELECT, SCRIPT LOAD): any failure restarts the
- * connection; the last success makes it ready. */
+/* True if a ROLE reply shows the role the link wants: "master", or
+ * "slave" whose link to its master is up (a replica still syncing has a
+ * partial wire). */
+static bool role_ok(const nw_redis_t *r, const redisReply *reply)
+{
+    const redisReply *e;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(reply->element[0]->str, r->opts.role) != 0)
+        return false;
+    if (strcmp(r->opts.role, "slave") != 0)
+        return true;
+    e = reply->elements >= 4 ? reply->element[3] : NULL;
+    return e != NULL && e->type == REDIS_REPLY_STRING && strcmp(e->str, "connected") == 0;
+}
+
+/* A handshake reply (AUTH, SELECT, ROLE, SCRIPT LOAD): any failure restarts
+ * the connection; the last success makes it ready. */
 static void handshake_reply_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
-    nw_redis_script_t *script = arg;
+    nw_redis_script_t *script = arg == &role_check ? NULL : arg;
 
     if (r->state != CONN_HANDSHAKE)
         return;
@@ -309,6 +336,12 @@ static void handshake_reply_cb(nw_redis_t *r, redisReply *reply, void *arg)
                script ? script->name : "auth/select",
                reply && reply->str ? reply->str : "no reply");
         nw_redis_reconnect(r, "handshake failed");
+        return;
+    }
+    if (arg == &role_check && !role_ok(r, reply)) {
+        nw_log(NW_LOG_WARN, "redis", "server has the wrong role", "conn=%s host=%s port=%d want=%s",
+               r->name, r->addr.host, r->addr.port, r->opts.role);
+        nw_redis_reconnect(r, "wrong role");
         return;
     }
     if (script != NULL) {
@@ -369,6 +402,10 @@ static void conn_connect_cb(const redisAsyncContext *ac, int status)
         snprintf(db, sizeof(db), "%d", r->addr.db);
         rc = rc ? rc : handshake_send(r, NULL, 2, av);
     }
+    if (r->opts.role != NULL) {
+        const char *av[] = {"ROLE"};
+        rc = rc ? rc : handshake_send(r, &role_check, 1, av);
+    }
     for (size_t i = 0; i < r->nscripts; i++) {
         const char *av[] = {"SCRIPT", "LOAD", r->scripts[i]->source};
         rc = rc ? rc : handshake_send(r, r->scripts[i], 3, av);
@@ -405,6 +442,8 @@ static void conn_start(nw_redis_t *r)
     redisAsyncContext *ac;
     struct timeval tv;
 
+    if (r->addr.path[0] == '\0' && r->addr.host[0] == '\0')
+        return; /* no address yet: nw_redis_set_addr() starts us */
     if (r->addr.path[0] != '\0')
         ac = redisAsyncConnectUnix(r->addr.path);
     else
@@ -448,6 +487,8 @@ static void conn_schedule_retry(nw_redis_t *r)
 
     if (r->freeing)
         return;
+    if (r->stale_cb != NULL)
+        r->stale_cb(r, r->stale_arg);
     for (unsigned i = 0; i < r->attempts && cap < r->opts.reconnect_max_ms; i++)
         cap *= 2;
     if (cap > r->opts.reconnect_max_ms)
@@ -521,6 +562,37 @@ void nw_redis_set_state_cb(nw_redis_t *r, nw_redis_state_cb cb, void *arg)
 {
     r->state_cb = cb;
     r->state_arg = arg;
+}
+
+void nw_redis_set_stale_cb(nw_redis_t *r, nw_redis_stale_cb cb, void *arg)
+{
+    r->stale_cb = cb;
+    r->stale_arg = arg;
+}
+
+const char *nw_redis_name(const nw_redis_t *r)
+{
+    return r->name;
+}
+
+void nw_redis_set_addr(nw_redis_t *r, const char *host, int port)
+{
+    if (strcmp(r->addr.host, host) == 0 && r->addr.port == port)
+        return;
+    nw_log(NW_LOG_INFO, "redis", "switching address", "conn=%s from=%s:%d to=%s:%d", r->name,
+           r->addr.host[0] ? r->addr.host : "-", r->addr.port, host, port);
+    snprintf(r->addr.host, sizeof(r->addr.host), "%s", host);
+    r->addr.port = port;
+    r->attempts = 0;
+    if (r->freeing)
+        return;
+    if (r->state != CONN_DOWN || r->ac != NULL) {
+        nw_redis_reconnect(r, "address changed");
+        return;
+    }
+    /* down: try the new address now rather than after the backoff */
+    evtimer_del(r->retry_ev);
+    conn_start(r);
 }
 
 int nw_redis_add_script(nw_redis_t *r, nw_redis_script_t *script)

@@ -31,6 +31,10 @@ typedef struct nw_redis_opts {
     unsigned connect_timeout_ms;
     unsigned command_timeout_ms; /* default for nw_redis_command(timeout_ms = 0) */
     unsigned reconnect_max_ms;
+    /* NULL, or the ROLE the server must have ("master", or "slave" with its
+     * replication link up), checked at each connect: a server with another
+     * role is dropped and retried, and the address is reported stale. */
+    const char *role;
 } nw_redis_opts_t;
 
 /* A Lua script: its source, and its SHA1 as Redis reported it on the last
@@ -55,6 +59,22 @@ nw_redis_t *nw_redis_new(struct event_base *base, const nw_redis_addr_t *addr,
 
 void nw_redis_set_state_cb(nw_redis_t *r, nw_redis_state_cb cb, void *arg);
 
+/* Called when the link's address may be out of date: a connect failed,
+ * the connection was lost, the server had the wrong ROLE or answered
+ * READONLY (a master demoted by a failover). Sentinel (sentinel.h) uses it
+ * to ask where the master is now. */
+typedef void (*nw_redis_stale_cb)(nw_redis_t *r, void *arg);
+
+void nw_redis_set_stale_cb(nw_redis_t *r, nw_redis_stale_cb cb, void *arg);
+
+/* Points the link at another TCP address. If it differs from the current
+ * one, the connection (if any) is dropped (pending callbacks get NULL) and
+ * the new address is tried at once, backoff reset. A link created with an
+ * empty host and path waits for this before its first attempt. */
+void nw_redis_set_addr(nw_redis_t *r, const char *host, int port);
+
+/* The name given at creation ("command", "wire"...). */
+const char *nw_redis_name(const nw_redis_t *r);
 /* Registers a script (borrowed; must outlive r) to load on each connect. */
 int nw_redis_add_script(nw_redis_t *r, nw_redis_script_t *script);
 

@@ -35,10 +35,21 @@ typedef struct nw_wire_sink {
 } nw_wire_sink_t;
 
 /* Creates the tail on conn (borrowed, dedicated to it: the tail installs
- * its state callback; position, a script registered on conn, is
- * proto/position.lua). Reading starts when conn comes up. */
-nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, const nw_config_t *cfg,
-                       nw_metrics_t *metrics, const nw_wire_sink_t *sink,
+ * its state callback), which reads the wire from the master or a replica
+ * (wire_read). master (borrowed, shared) is the command link: the first
+ * start position and epoch renewals run there with position, a script
+ * registered on master (proto/position.lua). Reading starts when conn
+ * comes up.
+ *
+ * At every reconnect the tail reads back the newest entries at or before
+ * its cursor and compares them with the last NW_WIRE_RING it delivered:
+ * after a failover to a replica that missed writes, the entries it
+ * delivered that the new master lacks are lost (the epoch is renewed:
+ * resuming clients get recovered: false), entries the new master wrote
+ * with ids at or before the cursor are delivered, and reading continues
+ * from what the new master has, so its next writes are not skipped. */
+nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, nw_redis_t *master,
+                       const nw_config_t *cfg, nw_metrics_t *metrics, const nw_wire_sink_t *sink,
                        nw_redis_script_t *position);
 
 /* True while the tail is connected and reading. */

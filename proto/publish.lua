@@ -4,7 +4,7 @@
 -- newswired; see proto/PROTOCOL.md ("Redis keys").
 --
 -- KEYS[1]  the wire stream (<prefix>wire)
--- ARGV[1]  key prefix ("nw:")
+-- ARGV[1]  key prefix ("{nw}:")
 -- ARGV[2]  uri
 -- ARGV[3]  version (decimal string, 1..999999999)
 -- ARGV[4]  the item, canonical JSON (compact, keys sorted)

@@ -5,7 +5,7 @@
 -- it is released exactly once however many instances run.
 --
 -- KEYS[1]  the wire stream (<prefix>wire)
--- ARGV[1]  key prefix ("nw:")
+-- ARGV[1]  key prefix ("{nw}:")
 -- ARGV[2]  now, Unix ms
 -- ARGV[3]  most items to release in this call
 -- ARGV[4]  wire MAXLEN (approximate)

@@ -185,6 +185,15 @@ static void fuzz_check_redis(const char *s)
     NW_ASSERT(memchr(ra.path, '\0', sizeof(ra.path)) != NULL);
     NW_ASSERT(memchr(ra.password, '\0', sizeof(ra.password)) != NULL);
     NW_ASSERT(ra.db >= 0 && ra.db <= 15);
+    if (ra.nsentinels > 0) {
+        /* sentinel://: the master's address is asked at run time */
+        NW_ASSERT(ra.nsentinels <= NW_SENTINELS_MAX && ra.host[0] == '\0' && ra.path[0] == '\0');
+        NW_ASSERT(ra.master_name[0] != '\0' && strlen(ra.master_name) < NW_SENTINEL_NAME_MAX);
+        for (unsigned i = 0; i < ra.nsentinels; i++)
+            NW_ASSERT(ra.sentinels[i].host[0] != '\0' && ra.sentinels[i].port >= 1 &&
+                      ra.sentinels[i].port <= 65535);
+        return;
+    }
     if (ra.path[0] != '\0') {
         NW_ASSERT(ra.path[0] == '/' && ra.host[0] == '\0' && ra.port == 0);
         NW_ASSERT(ra.password[0] == '\0' && strchr(ra.path, '?') == NULL);

@@ -155,7 +155,7 @@ def test_check_config_prints_effective_values():
     assert values["ws_max_topics"] == "64"
     assert values["ws_max_frame"] == "4096"
     assert values["api_max_body"] == "1048576"
-    assert values["redis_prefix"] == '"nw:"'
+    assert values["redis_prefix"] == '"{nw}:"'
 
 
 def test_check_config_masks_the_redis_password():

@@ -76,13 +76,16 @@ static const num_key_t num_keys[] = {
     {"webhook_retry_max", U(webhook_retry_max_ms), 10, 86400000},
     {"webhook_dead_maxlen", U(webhook_dead_maxlen), 10, 10000000},
     {"shutdown_timeout", U(shutdown_timeout_ms), 0, 600000},
+    {"redis_cluster", U(redis_cluster), 0, 1},
+    {"ack_replicas", U(ack_replicas), 0, 16},
+    {"ack_timeout", U(ack_timeout_ms), 10, 60000},
 };
 
 /* The keys that are not numbers; with num_keys, every documented key. */
 static const char *const other_keys[] = {
-    "redis",         "listen",          "api_listen",      "log_level",      "redis_prefix",
-    "public_topics", "allowed_origins", "jwt_secret",      "jwt_public_key", "tls_cert",
-    "tls_key",       "static_dir",      "api_cors_origins"};
+    "redis",         "listen",          "api_listen",       "log_level",      "redis_prefix",
+    "public_topics", "allowed_origins", "jwt_secret",       "jwt_public_key", "tls_cert",
+    "tls_key",       "static_dir",      "api_cors_origins", "redis_replica",  "wire_read"};
 
 static unsigned long long num_get(const nw_config_t *cfg, const num_key_t *k)
 {
@@ -159,7 +162,14 @@ static void test_config_defaults(void **state)
     assert_string_equal(c.api_listen.host, "127.0.0.1");
     assert_int_equal(c.api_listen.port, 8081);
     assert_int_equal(c.log_level, NW_LOG_INFO);
-    assert_string_equal(c.redis_prefix, "nw:");
+    assert_string_equal(c.redis_prefix, "{nw}:");
+    assert_true(nw_config_prefix_has_hash_tag(c.redis_prefix));
+    assert_int_equal(c.redis_cluster, 0);
+    assert_int_equal(c.ack_replicas, 0);
+    assert_int_equal(c.ack_timeout_ms, 1000);
+    assert_int_equal(c.wire_read, NW_WIRE_READ_MASTER);
+    assert_string_equal(c.redis_replica_url, "");
+    assert_int_equal(c.redis.nsentinels, 0);
     assert_int_equal(c.redis_connect_timeout_ms, 2000);
     assert_int_equal(c.redis_command_timeout_ms, 5000);
     assert_int_equal(c.redis_reconnect_max_ms, 5000);
@@ -392,6 +402,123 @@ static void test_config_parse_redis_url(void **state)
         if (memcmp(&a, &before, sizeof(a)) != 0)
             fail_msg("redis URL \"%s\": output changed on error", bad[i]);
     }
+}
+
+static void test_config_parse_sentinel_url(void **state)
+{
+    static const char *const bad[] = {
+        "sentinel://",
+        "sentinel://h",
+        "sentinel://h/",
+        "sentinel:///m",
+        "sentinel://h:0/m",
+        "sentinel://h:70000/m",
+        "sentinel://h,/m",
+        "sentinel://,h/m",
+        "sentinel://h,,k/m",
+        "sentinel://h/m/16",
+        "sentinel://h/m/x",
+        "sentinel://h/m m",
+        "sentinel://h/m{x}",
+        "sentinel://h/mymaster/1/2",
+        "sentinel://h:port/m",
+        "sentinel://1,2,3,4,5,6,7,8,9/m",
+        "sentinel://h/012345678901234567890123456789012345678901234567890123456789012345",
+    };
+    nw_redis_addr_t a, before;
+
+    (void)state;
+    memset(&a, 0x5a, sizeof(a));
+    assert_int_equal(
+        nw_config_parse_redis_url("sentinel://10.0.0.1:26380,s2,[::1]:5000/mymaster", &a), 0);
+    assert_int_equal(a.nsentinels, 3);
+    assert_string_equal(a.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(a.sentinels[0].port, 26380);
+    assert_string_equal(a.sentinels[1].host, "s2");
+    assert_int_equal(a.sentinels[1].port, 26379);
+    assert_string_equal(a.sentinels[2].host, "::1");
+    assert_int_equal(a.sentinels[2].port, 5000);
+    assert_string_equal(a.master_name, "mymaster");
+    assert_string_equal(a.host, ""); /* asked of the Sentinels at run time */
+    assert_string_equal(a.path, "");
+    assert_int_equal(a.db, 0);
+    assert_string_equal(a.password, "");
+    assert_int_equal(nw_config_parse_redis_url("sentinel://:pw@h1,h2/news-1.a_b/4", &a), 0);
+    assert_int_equal(a.nsentinels, 2);
+    assert_string_equal(a.master_name, "news-1.a_b");
+    assert_string_equal(a.password, "pw");
+    assert_int_equal(a.db, 4);
+    assert_int_equal(nw_config_parse_redis_url("sentinel://1,2,3,4,5,6,7,8/m", &a), 0);
+    assert_int_equal(a.nsentinels, NW_SENTINELS_MAX);
+    /* a plain URL after a Sentinel one has no Sentinel left */
+    assert_int_equal(nw_config_parse_redis_url("redis://h", &a), 0);
+    assert_int_equal(a.nsentinels, 0);
+    memset(&before, 0x5a, sizeof(before));
+    for (size_t i = 0; i < NW_ARRAY_LEN(bad); i++) {
+        memcpy(&a, &before, sizeof(a));
+        if (nw_config_parse_redis_url(bad[i], &a) != -EINVAL)
+            fail_msg("sentinel URL \"%s\" accepted", bad[i]);
+        if (memcmp(&a, &before, sizeof(a)) != 0)
+            fail_msg("sentinel URL \"%s\": output changed on error", bad[i]);
+    }
+}
+
+static void test_config_hash_tag(void **state)
+{
+    (void)state;
+    assert_true(nw_config_prefix_has_hash_tag("{nw}:"));
+    assert_true(nw_config_prefix_has_hash_tag("news:{a}:"));
+    assert_false(nw_config_prefix_has_hash_tag("nw:"));
+    assert_false(nw_config_prefix_has_hash_tag("{}:"));
+    assert_false(nw_config_prefix_has_hash_tag("{nw:"));
+    assert_false(nw_config_prefix_has_hash_tag("nw}:{"));
+}
+
+/* Cross-key checks at load: each refusal names the key to change. */
+static void test_config_ha_checks(void **state)
+{
+    struct {
+        const char *args[6];
+        const char *field;
+    } bad[] = {
+        {{"newswired", "-s", "redis_cluster=1", "-s", "redis_prefix=nw:", NULL}, "redis_prefix"},
+        {{"newswired", "-s", "wire_read=replica", NULL}, "wire_read"},
+        {{"newswired", "-s", "wire_read=primary", NULL}, "wire_read"},
+        {{"newswired", "-s", "redis_replica=sentinel://h/m", NULL}, "redis_replica"},
+        {{"newswired", "-r", "sentinel://h/m", "-s", "redis_cluster=1", NULL}, "redis_cluster"},
+        {{"newswired", "-r", "sentinel://h:0/m", NULL}, "redis"},
+        {{"newswired", "-r", "sentinel://h/m", "-s", "redis_replica=redis://r", NULL},
+         "redis_replica"},
+    };
+    nw_config_t *cfg = malloc(sizeof(*cfg));
+    nw_cli_action_t action;
+    nw_err_t err;
+
+    (void)state;
+    assert_non_null(cfg);
+    for (size_t i = 0; i < NW_ARRAY_LEN(bad); i++) {
+        int argc = 0;
+        while (bad[i].args[argc] != NULL)
+            argc++;
+        assert_int_equal(nw_config_from_args(cfg, argc, (char **)bad[i].args, &action, &err),
+                         -EINVAL);
+        assert_string_equal(err.field, bad[i].field);
+    }
+    {
+        const char *ok[] = {"newswired",         "-r", "sentinel://h/m",  "-s",
+                            "wire_read=replica", "-s", "redis_cluster=0", "-s",
+                            "redis_prefix=nw:"};
+        assert_int_equal(nw_config_from_args(cfg, 9, (char **)ok, &action, &err), 0);
+        assert_int_equal(cfg->wire_read, NW_WIRE_READ_REPLICA);
+    }
+    {
+        const char *ok[] = {"newswired", "-s", "wire_read=replica", "-s",
+                            "redis_replica=redis://:pw@r1:6380"};
+        assert_int_equal(nw_config_from_args(cfg, 5, (char **)ok, &action, &err), 0);
+        assert_string_equal(cfg->redis_replica.host, "r1");
+        assert_int_equal(cfg->redis_replica.port, 6380);
+    }
+    free(cfg);
 }
 
 /* A config file under /tmp holding text; the caller unlinks path. */
@@ -883,6 +1010,9 @@ int main(void)
         cmocka_unit_test(test_config_unknown_key),
         cmocka_unit_test(test_config_parse_listen),
         cmocka_unit_test(test_config_parse_redis_url),
+        cmocka_unit_test(test_config_parse_sentinel_url),
+        cmocka_unit_test(test_config_hash_tag),
+        cmocka_unit_test(test_config_ha_checks),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_config_file_quoted_then_comment),
         cmocka_unit_test(test_config_file_errors),
