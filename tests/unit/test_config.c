@@ -52,6 +52,7 @@ static const num_key_t num_keys[] = {
     {"embargo_batch", U(embargo_batch), 1, 10000},
     {"gateway_threads", U(gateway_threads), 1, 64},
     {"reuse_port", U(reuse_port), 0, 1},
+    {"gateway_epoll", U(gateway_epoll), 0, 1},
     {"write_now", U(write_now), 0, 1},
     {"ws_max_frame", Z(ws_max_frame), 256, 1 * MIB},
     {"ws_max_topics", U(ws_max_topics), 1, 4096},
