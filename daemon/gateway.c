@@ -59,6 +59,7 @@ struct nw_gateway {
     atomic_bool stop;               /* core: close sessions, refuse new ones */
     atomic_bool drained;            /* gateway: stop seen and no session left */
     atomic_bool quit;               /* core: leave the loop */
+    atomic_bool wake_pending;       /* core: woken, gateway: not yet drained */
 
     /* gateway-thread state */
     nw_session_env_t env;
@@ -176,6 +177,8 @@ static void gw_wake_cb(nw_gateway_t *gw)
     size_t n;
 
     atomic_fetch_add(&gw->heartbeat, 1);
+    /* from here on a new event needs a new wake-up */
+    atomic_store(&gw->wake_pending, false);
     if (atomic_load(&gw->quit) && gw->loop != NULL) {
         ev_break(gw->loop, EVBREAK_ALL);
         return;
@@ -788,9 +791,11 @@ size_t nw_gateway_room(nw_gateway_t *gw)
     return nw_handoff_room(gw->handoff);
 }
 
+/* A wake-up the gateway has not yet acted on covers whatever was handed
+ * over since: under load most hand-offs then cost no pipe write. */
 void nw_gateway_wake(nw_gateway_t *gw)
 {
-    if (gw->ctx != NULL)
+    if (gw->ctx != NULL && !atomic_exchange(&gw->wake_pending, true))
         lws_cancel_service(gw->ctx);
 }
 
