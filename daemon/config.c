@@ -82,6 +82,9 @@ static const cfg_key_t cfg_keys[] = {
      "wire events fetched per XREAD"},
     {"wire_block", NUM(CFG_MS, wire_block_ms), 100, 60000, "5s",
      "XREAD BLOCK time of the wire tail (an idle wire is re-polled this often)"},
+    {"wire_batch_wait", NUM(CFG_MS, wire_batch_wait_ms), 0, 100, "1ms",
+     "under load (an XREAD answered within this time with a partial batch) wait this long "
+     "before the next XREAD, so that each read brings several events (0: never wait)"},
 
     {"api_max_body", NUM(CFG_SIZE, api_max_body), 1 * KiB, 64 * MiB, "1m",
      "largest ingest request body (413 beyond)"},

@@ -97,6 +97,7 @@ typedef struct nw_config {
     unsigned wire_max_age_s;
     unsigned wire_read_count;
     unsigned wire_block_ms;
+    unsigned wire_batch_wait_ms;
     unsigned redis_cluster;  /* 1: Redis Cluster; redis_prefix must carry a hash tag */
     unsigned ack_replicas;   /* WAIT for this many replicas before a 2xx */
     unsigned ack_timeout_ms; /* ... at most this long */

@@ -425,6 +425,11 @@ static void replay_page(work_t *w, const char *start)
         finish(w->h, w->req, -EAGAIN);
 }
 
+static bool h_reads_master(const nw_history_t *h)
+{
+    return h->rconn == h->conn;
+}
+
 /* The wire's position is known: decide whether the cursor is recovered. */
 static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
@@ -450,6 +455,15 @@ static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
     first = reply->element[3]->str;
     trimmed = reply->element[4]->integer > reply->element[5]->integer;
     snprintf(req->cur_epoch, sizeof(req->cur_epoch), "%s", epoch);
+    /* The gateway's own position may trail the wire (its tail reads in
+     * batches): read up to the wire's end, so that what the client missed
+     * comes collapsed in the replay rather than item by item live; the
+     * session then drops live events up to this bound (it had them here).
+     * Not when the wire is read from a replica, which may not have them yet:
+     * the gateway's position is what that replica surely has. */
+    if (h_reads_master(w->h) && nw_stream_id_cmp(last, req->upto) > 0 &&
+        strlen(last) < sizeof(req->upto))
+        memcpy(req->upto, last, strlen(last) + 1);
     /* Recovered: the same epoch, a cursor not ahead of the wire, and nothing
      * after it removed: either nothing was ever trimmed, or the cursor is
      * at or after the first entry kept (an older cursor may have missed

@@ -14,9 +14,10 @@
  * recovered cursor gets every event of (since, upto] matching its patterns,
  * collapsed per story: only the latest version; nothing for a story that
  * began and was killed or withheld inside the gap; an update of a story
- * that began inside the gap shown as "new". `upto` is the last event the
- * gateway dispatched when the session subscribed: later events reach the
- * session live, so nothing is missed or sent twice. A cursor that cannot be
+ * that began inside the gap shown as "new". `upto` is at least the last
+ * event the gateway dispatched when the session subscribed; reading the
+ * master, the service moves it on to the wire's end, and the session drops
+ * live events up to it: nothing is missed or sent twice. A cursor that cannot be
  * recovered gets the recent items of each pattern (proto/recent.lua). */
 #ifndef NW_HISTORY_H
 #define NW_HISTORY_H
@@ -52,7 +53,9 @@ struct nw_hist_req {
     void *done_arg;
     char since[NW_WIRE_ID_MAX]; /* RESUME: the client's cursor */
     char epoch[64];             /* RESUME: the client's epoch, or "" */
-    char upto[NW_WIRE_ID_MAX];  /* last id to include, "+" for no bound */
+    char upto[NW_WIRE_ID_MAX];  /* last id to include, "+" for no bound; RESUME:
+                                   the service may move it later (to the wire's
+                                   end): the answer covers up to it */
     nw_topic_list_t *patterns;  /* owned */
     unsigned per_topic;         /* recent items per pattern */
 

@@ -256,6 +256,10 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
            "Times the wire tail paused because a gateway queue was full.");
     evbuffer_add_printf(out, "newswire_wire_backpressure_total %llu\n",
                         (unsigned long long)NW_METRIC_GET(m->wire_backpressure_pauses));
+    header(out, "newswire_wire_batch_waits_total", "counter",
+           "Times the wire tail waited wire_batch_wait before its next read (under load).");
+    evbuffer_add_printf(out, "newswire_wire_batch_waits_total %llu\n",
+                        (unsigned long long)NW_METRIC_GET(m->wire_batch_waits));
 
     header(out, "newswire_embargo_released_total", "counter",
            "Embargoed items this instance released to the wire.");

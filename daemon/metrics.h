@@ -96,6 +96,7 @@ typedef struct nw_metrics {
     _Atomic uint64_t wire_events[NW_EVENT_KINDS];
     _Atomic uint64_t wire_decode_errors;
     _Atomic uint64_t wire_backpressure_pauses;
+    _Atomic uint64_t wire_batch_waits;
     _Atomic uint64_t embargo_released;
     _Atomic uint64_t history_replays;         /* resumes replayed from the wire */
     _Atomic uint64_t history_replayed_events; /* events sent by those replays */

@@ -19,8 +19,8 @@
 #include "recent.h"
 #include "topic.h"
 
-#define NW_WRITE_BATCH      64    /* frames written per WRITEABLE callback at most */
-#define NW_CLOSE_TIMEOUT_S  3     /* seconds to get a close frame out before dropping the link */
+#define NW_WRITE_BATCH     64 /* frames written per WRITEABLE callback at most */
+#define NW_CLOSE_TIMEOUT_S 3  /* seconds to get a close frame out before dropping the link */
 
 int nw_session_end(nw_session_t *s)
 {
@@ -319,8 +319,7 @@ static int write_queued(nw_session_t *s, unsigned *written)
             }
             pos = 0;
         }
-        if (buf == NULL || hl + f->len > NW_COALESCE_BYTES ||
-            (pos == 0 && nw_outq_empty(&s->q))) {
+        if (buf == NULL || hl + f->len > NW_COALESCE_BYTES || (pos == 0 && nw_outq_empty(&s->q))) {
             if (send_frame(s, f) < 0)
                 return -1;
         } else {
@@ -355,7 +354,8 @@ static void flush_session(nw_session_t *s)
     NW_METRIC_ADD1(m->frames_written, written);
     NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
     if (rc < 0)
-        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "write failed", false); /* lws sees the broken link */
+        nw_session_close(s, NW_WS_CLOSE_INTERNAL, "write failed",
+                         false); /* lws sees the broken link */
     else if (!nw_outq_empty(&s->q) || lws_partial_buffered(s->wsi))
         want_writeable(s);
     else
@@ -648,8 +648,27 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
         nw_session_deliver(s, ev, f);
         nw_frame_unref(f);
     }
-    /* then what arrived live meanwhile, in order */
+    /* The answer covers everything up to req->upto: live events up to it,
+     * held or still to come from a trailing tail, are in it already. */
+    if (req->upto[0] != '+') {
+        uint64_t ms, seq;
+
+        nw_stream_id_parse(req->upto, &ms, &seq);
+        if (!s->skipping || ms > s->skip_ms || (ms == s->skip_ms && seq > s->skip_seq)) {
+            s->skipping = true;
+            s->skip_ms = ms;
+            s->skip_seq = seq;
+        }
+    }
+    /* then what arrived live meanwhile, in order, past the answer's bound */
     while (s->held != NULL && (f = nw_outq_pop(s->held)) != NULL) {
+        bool covered = s->skipping && (f->id_ms < s->skip_ms ||
+                                       (f->id_ms == s->skip_ms && f->id_seq <= s->skip_seq));
+
+        if (covered && f->urgency != NW_URGENCY_CONTROL) {
+            nw_frame_unref(f);
+            continue;
+        }
         if (s->close_code == 0) {
             nw_outq_result_t r = nw_session_enqueue(s, f);
             if (r != NW_OUTQ_OK)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -40,11 +41,13 @@ struct nw_wire {
     char key[96];
     char epoch_key[96];
     char cursor[NW_WIRE_ID_MAX];
-    bool live;      /* connection up and position known */
-    bool in_flight; /* an XREAD/XREVRANGE is outstanding */
-    bool paused;    /* waiting for sink room */
-    bool renew;     /* the epoch must be renewed on the master */
-    bool renewing;  /* that renewal is in flight (on the master link) */
+    bool live;          /* connection up and position known */
+    bool in_flight;     /* an XREAD/XREVRANGE is outstanding */
+    int64_t read_at_us; /* when the outstanding XREAD was sent */
+    size_t read_count;  /* its COUNT */
+    bool paused;        /* waiting for sink room */
+    bool renew;         /* the epoch must be renewed on the master */
+    bool renewing;      /* that renewal is in flight (on the master link) */
     struct event *retry_ev;
     seen_t ring[NW_WIRE_RING]; /* oldest first */
     size_t nring;
@@ -163,9 +166,41 @@ static void wire_consume(nw_wire_t *w, const redisReply *reply)
         w->sink.flush(w->sink.arg);
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Entries in an XREAD reply. */
+static size_t xread_entries(const redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2 ||
+        reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+        return 0;
+    return reply->element[0]->element[1]->elements;
+}
+
+/* Under load a read answered at once brings one or two events, each costing
+ * Redis and every gateway a round: when the answer came within
+ * wire_batch_wait with a partial batch, the next read waits that long. A
+ * read that blocked longer (a quiet wire) is followed at once, so the first
+ * event after a pause is never delayed. */
+static bool wire_should_wait(const nw_wire_t *w, const redisReply *reply)
+{
+    int64_t wait = (int64_t)w->cfg->wire_batch_wait_ms * 1000;
+    size_t n = xread_entries(reply);
+
+    return wait > 0 && n > 0 && n < w->read_count && now_us() - w->read_at_us < wait;
+}
+
 static void xread_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     nw_wire_t *w = arg;
+    bool wait;
 
     w->in_flight = false;
     if (reply == NULL) /* connection lost: the state callback restarts us */
@@ -175,9 +210,15 @@ static void xread_cb(nw_redis_t *r, redisReply *reply, void *arg)
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
         return;
     }
+    wait = wire_should_wait(w, reply);
     if (reply->type == REDIS_REPLY_ARRAY)
         wire_consume(w, reply);
-    wire_read(w);
+    if (wait) {
+        NW_METRIC_INC(w->metrics->wire_batch_waits);
+        retry_later(w, w->cfg->wire_batch_wait_ms);
+    } else {
+        wire_read(w);
+    }
 }
 
 /* Issues the next XREAD BLOCK, or pauses while the sink is full. */
@@ -207,9 +248,11 @@ static void wire_read(nw_wire_t *w)
     rc = nw_redis_command(w->conn, xread_cb, w,
                           w->cfg->wire_block_ms + w->cfg->redis_command_timeout_ms,
                           (int)NW_ARRAY_LEN(argv), argv, lens);
-    if (rc == 0)
+    if (rc == 0) {
         w->in_flight = true;
-    else if (rc != -ENOTCONN)
+        w->read_at_us = now_us();
+        w->read_count = NW_MIN(room, (size_t)w->cfg->wire_read_count);
+    } else if (rc != -ENOTCONN)
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);
 }
 

@@ -143,6 +143,18 @@ def items_of(frames):
 
 
 def test_story_killed_inside_the_gap_is_not_delivered(daemon):
+    killed_inside_the_gap(daemon)
+
+
+def test_gap_collapses_even_while_the_tail_trails(start_daemon):
+    """With wire_batch_wait at its largest (100 ms) the gateway's own
+    position trails the wire when the client resumes: the replay still
+    reads up to the wire's end, collapsed, and the same events arriving
+    live afterwards are not sent again."""
+    killed_inside_the_gap(start_daemon("--set", "wire_batch_wait=100ms"))
+
+
+def killed_inside_the_gap(daemon):
     uri = "urn:newsml:test.example:tue-dans-le-trou"
     withheld_uri = "urn:newsml:test.example:retenu-dans-le-trou"
     marker = make_item(headline="repère")

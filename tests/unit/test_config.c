@@ -39,6 +39,7 @@ static const num_key_t num_keys[] = {
     {"wire_max_age", U(wire_max_age_s), 0, 3650ULL * 86400},
     {"wire_read_count", U(wire_read_count), 1, 10000},
     {"wire_block", U(wire_block_ms), 100, 60000},
+    {"wire_batch_wait", U(wire_batch_wait_ms), 0, 100},
     {"api_max_body", Z(api_max_body), 1 * KIB, 64 * MIB},
     {"api_max_header_bytes", Z(api_max_header_bytes), 1 * KIB, 1 * MIB},
     {"api_max_headers", U(api_max_headers), 8, 1000},
