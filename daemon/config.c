@@ -106,6 +106,9 @@ static const cfg_key_t cfg_keys[] = {
      "browser origins allowed to call the API (CORS), comma-separated, or * (empty: none)"},
     {"idempotency_ttl", NUM(CFG_S, idempotency_ttl_s), 1, 30u * 86400u, "24h",
      "how long an Idempotency-Key is remembered"},
+    {"item_ttl", NUM(CFG_S, item_ttl_s), 0, 3650u * 86400u, "0",
+     "a story's stored record (latest version, topics: what versions, duplicates and kills are "
+     "checked against) expires this long after its last version; 0: kept for ever"},
     {"embargo_poll", NUM(CFG_MS, embargo_poll_ms), 10, 60000, "1s",
      "how often each instance looks for embargoed items due (their own are timed exactly)"},
     {"embargo_batch", NUM(CFG_UINT, embargo_batch), 1, 10000, "100",

@@ -116,6 +116,7 @@ typedef struct nw_config {
     unsigned ingest_max_pending;
     char api_cors_origins[NW_CONFIG_LIST_MAX];
     unsigned idempotency_ttl_s;
+    unsigned item_ttl_s;
     unsigned embargo_poll_ms;
     unsigned embargo_batch;
 

@@ -75,7 +75,9 @@ static void release_cb(nw_redis_t *r, redisReply *reply, void *arg)
 static void run_release(nw_embargo_t *e)
 {
     char now[24], limit[16], wire_max[16], topic_max[16], max_age[24], wire_key[96];
-    const char *argv[] = {wire_key, e->cfg->redis_prefix, now, limit, wire_max, topic_max, max_age};
+    char item_ttl[16];
+    const char *argv[] = {wire_key,  e->cfg->redis_prefix, now, limit, wire_max,
+                          topic_max, max_age,              item_ttl};
     size_t lens[NW_ARRAY_LEN(argv)];
 
     if (e->in_flight) {
@@ -93,6 +95,7 @@ static void run_release(nw_embargo_t *e)
     snprintf(wire_max, sizeof(wire_max), "%u", e->cfg->wire_maxlen);
     snprintf(topic_max, sizeof(topic_max), "%u", e->cfg->topic_maxlen);
     snprintf(max_age, sizeof(max_age), "%llu", (unsigned long long)e->cfg->wire_max_age_s * 1000);
+    snprintf(item_ttl, sizeof(item_ttl), "%u", e->cfg->item_ttl_s);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = strlen(argv[i]);
     if (nw_redis_eval(e->conn, e->release, release_cb, e, 1, (int)NW_ARRAY_LEN(argv), argv, lens) ==

@@ -406,7 +406,7 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
                     const char *idem_key)
 {
     char wire_key[96], urgency[8], wire_max[16], topic_max[16], now[24], embargo[24];
-    char ttl[16], max_age[24];
+    char ttl[16], max_age[24], item_ttl[16];
     const char *argv[] = {wire_key,
                           ing->cfg->redis_prefix,
                           a->uri,
@@ -420,7 +420,7 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
                           now,
                           embargo,
                           idem_key,
-                          "",
+                          item_ttl,
                           ttl,
                           max_age};
     size_t lens[NW_ARRAY_LEN(argv)];
@@ -459,6 +459,7 @@ static void publish(nw_ingest_t *ing, nw_http_req_t *req, const nw_article_t *a,
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(embargo, sizeof(embargo), "%lld", (long long)p->embargo_ms);
     snprintf(ttl, sizeof(ttl), "%u", ing->cfg->idempotency_ttl_s);
+    snprintf(item_ttl, sizeof(item_ttl), "%u", ing->cfg->item_ttl_s);
     snprintf(max_age, sizeof(max_age), "%llu", (unsigned long long)ing->cfg->wire_max_age_s * 1000);
     for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
         lens[i] = i == 4 ? canon_len : strlen(argv[i]);

@@ -16,7 +16,7 @@
 -- ARGV[10] now, Unix ms (ingest time)
 -- ARGV[11] embargo release time, Unix ms, or 0 when not embargoed
 -- ARGV[12] Idempotency-Key, or ""
--- ARGV[13] unused (reserved)
+-- ARGV[13] item record lifetime, seconds, or 0 for none (item_ttl)
 -- ARGV[14] Idempotency-Key lifetime, seconds
 -- ARGV[15] wire maximum age, ms, or 0 for none
 --
@@ -49,6 +49,13 @@ local item_key = prefix .. 'item:' .. uri
 local held_key = prefix .. 'held:' .. uri
 local embargo_key = prefix .. 'embargo'
 local idem = prefix .. 'idem:' .. idem_key
+local item_ttl = tonumber(ARGV[13]) or 0
+
+-- Writes the story's record; it lives item_ttl seconds from its last write.
+local function store_item(...)
+  redis.call('HSET', item_key, ...)
+  if item_ttl > 0 then redis.call('EXPIRE', item_key, item_ttl) end
+end
 
 local function check_type(key, want)
   local t = redis.call('TYPE', key)['ok']
@@ -152,7 +159,7 @@ end
 if kind == 'kill' and not stored[1] then
   -- The story was never public: record the kill, deliver nothing.
   if held[1] then
-    redis.call('HSET', item_key, 'uri', uri, 'version', version, 'item', item, 'id', '',
+    store_item('uri', uri, 'version', version, 'item', item, 'id', '',
       'kind', 'kill', 'topics', topics_csv, 'urgency', urgency, 'pubstatus', pubstatus,
       'ts', ARGV[10])
     return answer('canceled', '', 'kill', version)
@@ -181,7 +188,7 @@ end
 if tonumber(ARGV[15]) > 0 then
   redis.call('XTRIM', wire, 'MINID', '~', tostring(now - tonumber(ARGV[15])))
 end
-redis.call('HSET', item_key, 'uri', uri, 'version', version, 'item', item, 'id', id,
+store_item('uri', uri, 'version', version, 'item', item, 'id', id,
   'kind', kind, 'topics', all_topics, 'urgency', urgency, 'pubstatus', pubstatus,
   'ts', ARGV[10])
 return answer('ok', id, kind, version)

@@ -11,10 +11,12 @@
 -- ARGV[4]  wire MAXLEN (approximate)
 -- ARGV[5]  topic index MAXLEN (approximate)
 -- ARGV[6]  wire maximum age, ms, or 0 for none
+-- ARGV[7]  item record lifetime, seconds, or 0 for none (item_ttl)
 --
 -- Returns {released count, next release time in Unix ms or -1, id1, id2...}.
 
 local prefix, now = ARGV[1], tonumber(ARGV[2])
+local item_ttl = tonumber(ARGV[7]) or 0
 local wire = KEYS[1]
 local embargo_key = prefix .. 'embargo'
 
@@ -86,6 +88,7 @@ for _, uri in ipairs(due) do
     end
     redis.call('HSET', item_key, 'uri', uri, 'version', h[1], 'item', h[2], 'id', id,
       'kind', kind, 'topics', all_topics, 'urgency', h[3], 'pubstatus', h[4], 'ts', ARGV[2])
+    if item_ttl > 0 then redis.call('EXPIRE', item_key, item_ttl) end
     out[1] = out[1] + 1
     out[#out + 1] = id
   end

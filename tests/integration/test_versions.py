@@ -3,9 +3,11 @@ subscriber sees them (proto/PROTOCOL.md, "POST /v1/articles", "DELETE
 /v1/articles/<uri>")."""
 
 import json
+import time
 
-from conftest import article_path, connect, in_thread, make_item, run, stream_id
+from conftest import article_path, connect, in_thread, make_item, run, stream_id, wait_until
 from resume_helpers import apublish, published
+from test_embargo import rfc3339
 
 
 async def subscriber(daemon, *patterns):
@@ -229,3 +231,32 @@ def test_get_after_kill_shows_canceled(daemon):
     r = daemon.api("GET", article_path(uri))
     assert r.status == 200
     assert json.loads(r.body) == kill
+
+
+def test_item_ttl_expires_the_story_record(start_daemon, redis_server):
+    """item_ttl: the story's record lives that long after its last version
+    (published or released from an embargo); then the story is unknown: GET
+    answers 404 and the same version is accepted again as new. The default
+    (0) keeps it for ever."""
+    r = redis_server.client()
+    d = start_daemon("--set", "item_ttl=2s")
+    uri = "urn:newsml:test.example:ephemere"
+    key = d.prefix + "item:" + uri
+    published(d, make_item(uri=uri), ["sport"])
+    assert 0 < r.ttl(key) <= 2
+    published(d, make_item(uri=uri, version="2", headline="v2"), ["sport"])
+    assert 0 < r.ttl(key) <= 2
+    wait_until(lambda: d.api("GET", article_path(uri)).status == 404, what="the record to expire")
+    again = published(d, make_item(uri=uri), ["sport"])
+    assert again["kind"] == "new", again
+
+    held_uri = "urn:newsml:test.example:ephemere-sous-embargo"
+    r2 = d.publish(make_item(uri=held_uri, embargoed=rfc3339(time.time() + 1.0)), ["sport"])
+    assert r2.status == 202 and r2.json()["status"] == "embargoed", r2
+    wait_until(lambda: r.exists(d.prefix + "item:" + held_uri), what="the embargo release")
+    assert 0 < r.ttl(d.prefix + "item:" + held_uri) <= 2
+
+    forever = start_daemon()
+    uri = "urn:newsml:test.example:pour-toujours"
+    published(forever, make_item(uri=uri), ["sport"])
+    assert r.ttl(forever.prefix + "item:" + uri) == -1

@@ -49,6 +49,7 @@ static const num_key_t num_keys[] = {
     {"api_idle_timeout", U(api_idle_timeout_ms), 100, 3600000},
     {"ingest_max_pending", U(ingest_max_pending), 1, 1000000},
     {"idempotency_ttl", U(idempotency_ttl_s), 1, 30ULL * 86400},
+    {"item_ttl", U(item_ttl_s), 0, 3650ULL * 86400},
     {"embargo_poll", U(embargo_poll_ms), 10, 60000},
     {"embargo_batch", U(embargo_batch), 1, 10000},
     {"gateway_threads", U(gateway_threads), 1, 64},
