@@ -386,6 +386,12 @@ static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
 
 static void gw_session_closed(nw_gateway_t *gw, nw_session_t *s)
 {
+    /* lws drops a WebSocket silent for ws_idle_timeout (its pings
+     * unanswered) without telling why: a close neither side asked for,
+     * after that long a silence, is that */
+    if (s->fmt != NW_FORMAT_SSE && s->close_code == 0 && !s->peer_closed &&
+        nw_now_ms() - s->last_rx_ms >= (int64_t)gw->env.cfg->ws_idle_timeout_ms - 500)
+        NW_METRIC_INC1(gw->metrics->closes[NW_CLOSE_IDLE]);
     nw_session_closed(s);
     gw->nsessions--;
     if (gw->env.shutting_down && gw->env.head == NULL)
@@ -435,6 +441,30 @@ static int gw_sse_start(nw_gateway_t *gw, nw_session_t *s, struct lws *wsi)
     return nw_session_open(s, wsi, &gw->env, NW_FORMAT_SSE);
 }
 
+/* A connection's request head arrived: it is no longer in its handshake. */
+static void gw_handshake_done(struct lws *wsi)
+{
+    lws_set_opaque_user_data(wsi, NULL);
+}
+
+/* A connection ends: one that never sent a whole request head either ran
+ * into ws_handshake_timeout (lws dropped it) or was closed by the client. */
+static void gw_handshake_end(nw_gateway_t *gw, struct lws *wsi)
+{
+    uintptr_t accepted = (uintptr_t)lws_get_opaque_user_data(wsi);
+    int64_t limit;
+
+    if (accepted == 0 || gw == NULL)
+        return;
+    lws_set_opaque_user_data(wsi, NULL);
+    /* lws times out in whole seconds (info.timeout_secs) */
+    limit = (int64_t)NW_MAX(1u, gw->cfg->ws_handshake_timeout_ms / 1000) * 1000 - 250;
+    if (nw_now_ms() - (int64_t)accepted >= limit)
+        NW_METRIC_INC1(gw->metrics->handshake_timeouts);
+    else
+        NW_METRIC_INC1(gw->metrics->handshake_aborts);
+}
+
 static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -444,7 +474,19 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        gw_handshake_done(wsi);
         return gw_confirm_upgrade(gw, wsi);
+    case LWS_CALLBACK_WSI_DESTROY:
+        gw_handshake_end(gw, wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s != NULL && s->open)
+            s->last_rx_ms = nw_now_ms();
+        return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (s != NULL && s->open)
+            s->peer_closed = true;
+        return 0;
     case LWS_CALLBACK_ESTABLISHED: {
         const struct lws_protocols *p = lws_get_protocol(wsi);
         if (gw_reserve_hit(gw) < 0)
@@ -454,6 +496,7 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
                                p->id == NW_FORMAT_MSGPACK ? NW_FORMAT_MSGPACK : NW_FORMAT_JSON);
     }
     case LWS_CALLBACK_RECEIVE:
+        s->last_rx_ms = nw_now_ms();
         return nw_session_receive(s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return nw_session_writeable(s);
@@ -471,6 +514,7 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP: {
         int rc;
+        gw_handshake_done(wsi);
         if (strcmp((const char *)in, "/v1/events") == 0)
             return gw_sse_start(gw, s, wsi);
         rc = nw_recent_http_start(&gw->env, s, wsi, (const char *)in);
@@ -508,6 +552,7 @@ static int gw_accept_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
 {
     struct lws_context *ctx = lws_get_context(wsi);
     nw_gateway_t *gw = ctx ? lws_context_user(ctx) : NULL;
+    struct lws *nw;
     bool tls;
 
     if (reason != LWS_CALLBACK_RAW_RX_FILE || gw == NULL)
@@ -529,9 +574,12 @@ static int gw_accept_cb(struct lws *wsi, enum lws_callback_reasons reason, void 
         gw->accept_error_logged = false;
         fd.sockfd = rc;
         /* on failure lws closes the descriptor itself */
-        lws_adopt_descriptor_vhost(
+        nw = lws_adopt_descriptor_vhost(
             gw->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0), fd,
             NULL, NULL);
+        /* the accept time, until a request head arrives (gw_handshake_*) */
+        if (nw != NULL)
+            lws_set_opaque_user_data(nw, (void *)(uintptr_t)nw_now_ms());
     }
     return 0;
 }

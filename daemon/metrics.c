@@ -15,8 +15,8 @@ static const char *const ingest_names[NW_INGEST__COUNT] = {
 static const char *const kind_names[NW_EVENT_KINDS] = {"new", "update", "kill", "withhold"};
 static const char *const drop_names[NW_DROP__COUNT] = {"overflow"};
 static const char *const close_names[NW_CLOSE__COUNT] = {
-    "slow_consumer", "message_too_big", "policy",   "shutdown",    "token_invalid",
-    "token_expired", "forbidden",       "max_conn", "rate_limited"};
+    "slow_consumer", "message_too_big", "policy",   "shutdown",     "token_invalid",
+    "token_expired", "forbidden",       "max_conn", "rate_limited", "idle_timeout"};
 static const char *const refuse_names[NW_REFUSE__COUNT] = {
     "path", "subprotocol", "shutdown", "origin", "max_connections", "max_connections_per_ip"};
 
@@ -324,6 +324,14 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
            "WebSocket handshakes refused (wrong path, shutting down).");
     evbuffer_add_printf(out, "newswire_handshakes_rejected_total %lld\n",
                         (long long)GW_SUM(m, rejected_handshakes));
+    header(out, "newswire_handshake_timeouts_total", "counter",
+           "Connections dropped after ws_handshake_timeout without a complete request head.");
+    evbuffer_add_printf(out, "newswire_handshake_timeouts_total %lld\n",
+                        (long long)GW_SUM(m, handshake_timeouts));
+    header(out, "newswire_handshake_aborts_total", "counter",
+           "Connections the client closed before sending a complete request head.");
+    evbuffer_add_printf(out, "newswire_handshake_aborts_total %lld\n",
+                        (long long)GW_SUM(m, handshake_aborts));
 
     header(out, "newswire_handshakes_refused_total", "counter",
            "WebSocket upgrades refused, by reason.");

@@ -45,6 +45,7 @@ typedef enum nw_close_reason {
     NW_CLOSE_FORBIDDEN,     /* 4003 */
     NW_CLOSE_MAX_CONN,      /* 4008 */
     NW_CLOSE_RATE,          /* 4029 */
+    NW_CLOSE_IDLE,          /* no close frame: silent for ws_idle_timeout (pings unanswered) */
     NW_CLOSE__COUNT
 } nw_close_reason_t;
 
@@ -81,6 +82,8 @@ typedef struct nw_gateway_metrics {
     _Atomic uint64_t drops[NW_DROP__COUNT][10]; /* by urgency 1..9 (0 unused) */
     _Atomic uint64_t closes[NW_CLOSE__COUNT];
     _Atomic uint64_t rejected_handshakes;
+    _Atomic uint64_t handshake_timeouts; /* dropped after ws_handshake_timeout without a request */
+    _Atomic uint64_t handshake_aborts;   /* gone before sending a whole request */
     _Atomic uint64_t refused[NW_REFUSE__COUNT]; /* upgrades refused, by reason */
     _Atomic uint64_t forbidden;                 /* subscriptions refused (not granted) */
     /* ingest -> socket latency of live items, by urgency (index 1..9) */

@@ -419,6 +419,7 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     nw_stream_id_parse(env->last_id, &s->cursor_ms, &s->cursor_seq);
     nw_outq_init(&s->q);
     s->open = true;
+    s->last_rx_ms = nw_now_ms();
     s->next = env->head;
     if (env->head != NULL)
         env->head->prev = s;

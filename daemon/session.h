@@ -52,9 +52,9 @@ typedef struct nw_session_env {
     struct nw_session *head; /* every open session, for shutdown */
     nw_strmap_t *by_id;      /* session id (decimal) -> session, for history answers */
     bool shutting_down;
-    uint16_t shutdown_code; /* close code sent when shutting down */
-    bool write_now;         /* write queued items at the end of each dispatch batch */
-    bool batching;          /* a dispatch batch is running: deliveries mark sessions dirty */
+    uint16_t shutdown_code;   /* close code sent when shutting down */
+    bool write_now;           /* write queued items at the end of each dispatch batch */
+    bool batching;            /* a dispatch batch is running: deliveries mark sessions dirty */
     struct nw_session *dirty; /* sessions given items in this batch (dirty_next list) */
     unsigned char *wbuf;      /* LWS_PRE + NW_COALESCE_BYTES: frames coalesced into one send */
 
@@ -80,7 +80,7 @@ typedef struct nw_session {
     uint32_t nsubs, capsubs;
     uint64_t mark; /* dispatch scratch: event sequence last matched */
     struct nw_session *dirty_next;
-    bool dirty; /* in env->dirty */
+    bool dirty;    /* in env->dirty */
     uint32_t mask; /* dispatch scratch: the item's topics matched */
     uint8_t min_urgency;
     bool open;
@@ -95,6 +95,8 @@ typedef struct nw_session {
     nw_outq_t *held;                /* live items that arrived during the resume, or NULL */
     uint64_t cursor_ms, cursor_seq; /* every item up to here was written (or dropped) */
     int64_t heartbeat_ms;           /* SSE: next heartbeat (Unix ms) */
+    int64_t last_rx_ms;             /* WebSocket: last message or pong from the client */
+    bool peer_closed;               /* WebSocket: the client sent a close frame */
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 

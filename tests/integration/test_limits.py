@@ -208,6 +208,9 @@ def test_ws_handshake_timeout(limited):
     t0 = time.monotonic()
     half = RawWS(d.port, handshake="half")
     silent = RawWS(d.port, handshake="none")
+    # a third one gives up by itself: an abort, not a timeout
+    quitter = RawWS(d.port, handshake="none")
+    quitter.close()
     ids = w.publish_and_expect()
     for name, s in (("half a request head", half), ("nothing", silent)):
         closed = s.wait_eof(max(0.1, t0 + 8 - time.monotonic()))
@@ -218,6 +221,9 @@ def test_ws_handshake_timeout(limited):
         assert 1.0 <= elapsed <= 6.0, f"a client that sent {name} was dropped after " \
                                       f"{elapsed:.1f}s (ws_handshake_timeout=2s)"
     w.expect(ids + w.publish_and_expect())
+    wait_until(lambda: metric(d, "newswire_handshake_timeouts_total") == 2,
+               what="both timeouts counted")
+    assert metric(d, "newswire_handshake_aborts_total") == 1
 
 
 def test_idle_client_that_never_answers_pings_is_dropped(limited):
@@ -234,6 +240,7 @@ def test_idle_client_that_never_answers_pings_is_dropped(limited):
     assert time.monotonic() - t0 >= 2.5
     w.publish_and_expect()
     wait_until(lambda: sessions_open(d) == 1, what="the idle session released")
+    assert closes(d, "idle_timeout") == 1
 
 
 # --------------------------------------------------------------------------
