@@ -496,7 +496,9 @@ nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, nw_redis_t *ma
 
 bool nw_wire_is_live(const nw_wire_t *w)
 {
-    return w->live;
+    /* after a failover lost entries, the epoch must be renewed before the
+     * wire's position can be trusted by resuming clients */
+    return w->live && !w->renew;
 }
 
 const char *nw_wire_cursor(const nw_wire_t *w)
