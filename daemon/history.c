@@ -27,6 +27,8 @@ struct nw_history {
     nw_redis_t *rconn; /* reads the wire: conn, or the wire tail's replica */
     nw_redis_script_t *position;
     nw_redis_script_t *recent;
+    bool (*epoch_owed)(void *arg); /* the wire tail still has to renew the epoch */
+    void *epoch_owed_arg;
     struct event *wake_ev; /* activated from gateway threads */
     pthread_mutex_t lock;
     nw_hist_req_t *queue_head, *queue_tail; /* submitted, not started */
@@ -471,7 +473,10 @@ static void position_cb(nw_redis_t *r, redisReply *reply, void *arg)
     req->recovered = (req->epoch[0] == '\0' || strcmp(req->epoch, epoch) == 0) &&
                      nw_stream_id_cmp(req->since, last) <= 0 &&
                      nw_stream_id_cmp(req->since, deleted) >= 0 &&
-                     (!trimmed || nw_stream_id_cmp(req->since, first) >= 0);
+                     (!trimmed || nw_stream_id_cmp(req->since, first) >= 0) &&
+                     /* entries were lost in a failover and the epoch that
+                      * says so is not written yet: nothing can be promised */
+                     !(w->h->epoch_owed != NULL && w->h->epoch_owed(w->h->epoch_owed_arg));
     if (!req->recovered) {
         nw_log(NW_LOG_DEBUG, "history", "cursor not recovered",
                "since=%s epoch=%s wire_epoch=%s last=%s first=%s trimmed=%d", req->since,
@@ -593,6 +598,12 @@ nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw
         return NULL;
     }
     return h;
+}
+
+void nw_history_set_epoch_check(nw_history_t *h, bool (*owed)(void *arg), void *arg)
+{
+    h->epoch_owed = owed;
+    h->epoch_owed_arg = arg;
 }
 
 void nw_history_set_read_conn(nw_history_t *h, nw_redis_t *conn)

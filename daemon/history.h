@@ -81,6 +81,11 @@ nw_history_t *nw_history_new(struct event_base *base, const nw_config_t *cfg, nw
  * replay reaches the tail's position), while the resume decision (epoch,
  * cursor ahead of the wire) stays on the master. recent must be
  * registered on conn. */
+/* owed(arg), on the core thread, is true while the wire tail still has to
+ * renew the epoch after a failover lost entries: resumes are then not
+ * recovered. */
+void nw_history_set_epoch_check(nw_history_t *h, bool (*owed)(void *arg), void *arg);
+
 void nw_history_set_read_conn(nw_history_t *h, nw_redis_t *conn);
 
 /* Submits req (ownership passes to the service until done is called).

@@ -127,6 +127,13 @@ static void hold_cb(int64_t release_ms, void *arg)
     nw_embargo_schedule(d->embargo, release_ms);
 }
 
+static bool epoch_owed_cb(void *arg)
+{
+    daemon_t *d = arg;
+
+    return d->wire != NULL && nw_wire_epoch_owed(d->wire);
+}
+
 static bool ready_cb(void *arg, bool *redis_up, bool *wire_up)
 {
     daemon_t *d = arg;
@@ -424,6 +431,8 @@ static int daemon_start(daemon_t *d)
         }
     }
     d->wire = nw_wire_new(d->base, d->tail, d->cmd, &d->cfg, d->metrics, &sink, &d->position);
+    if (d->history != NULL)
+        nw_history_set_epoch_check(d->history, epoch_owed_cb, d);
     d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
     d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sighup_ev = evsignal_new(d->base, SIGHUP, reload_cb, d);

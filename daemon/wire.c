@@ -494,6 +494,11 @@ nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, nw_redis_t *ma
     return w;
 }
 
+bool nw_wire_epoch_owed(const nw_wire_t *w)
+{
+    return w->renew;
+}
+
 bool nw_wire_is_live(const nw_wire_t *w)
 {
     /* after a failover lost entries, the epoch must be renewed before the

@@ -52,6 +52,10 @@ nw_wire_t *nw_wire_new(struct event_base *base, nw_redis_t *conn, nw_redis_t *ma
                        const nw_config_t *cfg, nw_metrics_t *metrics, const nw_wire_sink_t *sink,
                        nw_redis_script_t *position);
 
+/* True from a resynchronisation that found delivered entries lost until the
+ * master has the new epoch. */
+bool nw_wire_epoch_owed(const nw_wire_t *w);
+
 /* True while the tail is connected and reading, and no epoch renewal is
  * owed to the master (readiness: /readyz). */
 bool nw_wire_is_live(const nw_wire_t *w);
