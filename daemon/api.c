@@ -30,19 +30,6 @@ static bool method_is(const nw_http_req_t *req, const char *m)
     return strcmp(nw_http_req_method(req), m) == 0;
 }
 
-static void reply_json(nw_http_req_t *req, int status, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    if (s == NULL) {
-        nw_http_reply_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    nw_http_reply(req, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 static void method_not_allowed(nw_http_req_t *req, const char *allow)
 {
     nw_http_req_add_header(req, "Allow", allow);
@@ -93,9 +80,9 @@ static void serve_ready(nw_api_t *api, nw_http_req_t *req)
 
     if (!ok)
         nw_http_req_add_header(req, "Retry-After", "1");
-    reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:b, s:b}", "status", ok ? "ready" : "not ready", "redis", redis_up,
-                         "wire", wire_up));
+    nw_http_reply_json(req, ok ? 200 : 503,
+                       json_pack("{s:s, s:b, s:b}", "status", ok ? "ready" : "not ready", "redis",
+                                 redis_up, "wire", wire_up));
 }
 
 /* True if origin is in api_cors_origins ("*" allows any). */
@@ -209,7 +196,7 @@ static void request_cb(nw_http_req_t *req, void *arg)
         }
     } else if (strcmp(path, "/healthz") == 0) {
         if (get)
-            reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+            nw_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
         else
             method_not_allowed(req, "GET, HEAD");
     } else if (strcmp(path, "/readyz") == 0) {

@@ -76,8 +76,8 @@ static void run_release(nw_embargo_t *e)
 {
     char now[24], limit[16], wire_max[16], topic_max[16], max_age[24], wire_key[96];
     char item_ttl[16];
-    const char *argv[] = {wire_key,  e->cfg->redis_prefix, now, limit, wire_max,
-                          topic_max, max_age,              item_ttl};
+    const char *argv[] = {wire_key, e->cfg->redis_prefix, now, limit, wire_max, topic_max, max_age,
+                          item_ttl};
     size_t lens[NW_ARRAY_LEN(argv)];
 
     if (e->in_flight) {
@@ -164,7 +164,6 @@ static void list_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     list_ctx_t *c = arg;
     json_t *items;
-    char *s;
 
     c->e->pending--;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -190,17 +189,7 @@ static void list_cb(nw_redis_t *r, redisReply *reply, void *arg)
                                         el[1]->str, "release", when, "topics", topics, "urgency",
                                         atoi(el[4]->str ? el[4]->str : "5")));
     }
-    {
-        json_t *o = json_pack("{s:o}", "items", items);
-        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-    }
-    if (s == NULL) {
-        nw_http_reply_error(c->req, 500, "out of memory", NULL);
-    } else {
-        nw_http_reply(c->req, 200, "application/json", s, strlen(s));
-        free(s);
-    }
+    nw_http_reply_json(c->req, 200, json_pack("{s:o}", "items", items));
     free(c);
 }
 

@@ -216,20 +216,21 @@ int nw_stream_id_cmp(const char *a, const char *b)
 
     parse_id(a, &am, &as);
     parse_id(b, &bm, &bs);
-    if (am != bm)
-        return am < bm ? -1 : 1;
-    if (as != bs)
-        return as < bs ? -1 : 1;
+    return nw_id_cmp(am, as, bm, bs);
+}
+
+int nw_id_cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq)
+{
+    if (ams != bms)
+        return ams < bms ? -1 : 1;
+    if (aseq != bseq)
+        return aseq < bseq ? -1 : 1;
     return 0;
 }
 
 int nw_event_id_cmp(const nw_event_t *a, uint64_t ms, uint64_t seq)
 {
-    if (a->id_ms != ms)
-        return a->id_ms < ms ? -1 : 1;
-    if (a->id_seq != seq)
-        return a->id_seq < seq ? -1 : 1;
-    return 0;
+    return nw_id_cmp(a->id_ms, a->id_seq, ms, seq);
 }
 
 /* True if s is '{' ... '}' around JSON blanks: the shape of an object. */

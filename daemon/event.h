@@ -80,6 +80,9 @@ int nw_event_from_fields(const nw_event_fields_t *f, const char *kind_override, 
 /* Compares the ids of two events, or of an event and a parsed id. */
 int nw_event_id_cmp(const nw_event_t *a, uint64_t ms, uint64_t seq);
 
+/* Compares two parsed stream ids (ms-seq): <0, 0, >0. */
+int nw_id_cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq);
+
 /* Compares two stream ids ("ms-seq"): <0, 0, >0. Malformed ids compare as
  * 0-0. */
 int nw_stream_id_cmp(const char *a, const char *b);

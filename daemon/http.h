@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct event_base;
 
 typedef struct nw_http_server nw_http_server_t;
@@ -127,6 +129,10 @@ void nw_http_req_add_header(nw_http_req_t *req, const char *name, const char *va
  * req. content_type may be NULL when len is 0. */
 void nw_http_reply(nw_http_req_t *req, int status, const char *content_type, const void *body,
                    size_t len);
+
+/* Sends o (a reference, taken) as compact application/json with the given
+ * status, or 500 when o is NULL or cannot be serialised; frees req. */
+void nw_http_reply_json(nw_http_req_t *req, int status, json_t *o);
 
 /* Sends {"error": message, "field": field} (field omitted when NULL) as
  * application/json with the given status, and frees req. */

@@ -332,6 +332,19 @@ void nw_http_reply(nw_http_req_t *req, int status, const char *content_type, con
         nw_http_server_destroy(srv);
 }
 
+void nw_http_reply_json(nw_http_req_t *req, int status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    if (s == NULL) {
+        nw_http_reply_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    nw_http_reply(req, status, "application/json", s, strlen(s));
+    free(s);
+}
+
 void nw_http_reply_error(nw_http_req_t *req, int status, const char *message, const char *field)
 {
     char *body = nw_http_json_error(message, field);

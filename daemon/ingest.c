@@ -158,7 +158,6 @@ static void reply_receipt(nw_http_req_t *req, int http_status, const char *statu
 {
     json_t *o =
         json_pack("{s:s, s:s, s:s}", "status", status, "uri", p->uri, "version", p->version);
-    char *s;
 
     if (o != NULL && id != NULL && id[0] != '\0')
         json_object_set_new(o, "id", json_string(id));
@@ -166,14 +165,7 @@ static void reply_receipt(nw_http_req_t *req, int http_status, const char *statu
         json_object_set_new(o, "kind", json_string(kind));
     if (o != NULL && strcmp(status, "embargoed") == 0 && p->embargoed != NULL)
         json_object_set_new(o, "release", json_string(p->embargoed));
-    s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (s == NULL) {
-        nw_http_reply_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    nw_http_reply(req, http_status, "application/json", s, strlen(s));
-    free(s);
+    nw_http_reply_json(req, http_status, o);
 }
 
 static const char *elem_str(const redisReply *r, size_t i)

@@ -655,7 +655,7 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
         uint64_t ms, seq;
 
         nw_stream_id_parse(req->upto, &ms, &seq);
-        if (!s->skipping || ms > s->skip_ms || (ms == s->skip_ms && seq > s->skip_seq)) {
+        if (!s->skipping || nw_id_cmp(ms, seq, s->skip_ms, s->skip_seq) > 0) {
             s->skipping = true;
             s->skip_ms = ms;
             s->skip_seq = seq;
@@ -663,8 +663,7 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
     }
     /* then what arrived live meanwhile, in order, past the answer's bound */
     while (s->held != NULL && (f = nw_outq_pop(s->held)) != NULL) {
-        bool covered = s->skipping && (f->id_ms < s->skip_ms ||
-                                       (f->id_ms == s->skip_ms && f->id_seq <= s->skip_seq));
+        bool covered = s->skipping && nw_id_cmp(f->id_ms, f->id_seq, s->skip_ms, s->skip_seq) <= 0;
 
         if (covered && f->urgency != NW_URGENCY_CONTROL) {
             nw_frame_unref(f);

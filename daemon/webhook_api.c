@@ -37,19 +37,6 @@ typedef struct api_ctx {
     unsigned limit;
 } api_ctx_t;
 
-static void reply_json(nw_http_req_t *req, int status, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    if (s == NULL) {
-        nw_http_reply_error(req, 500, "out of memory", NULL);
-        return;
-    }
-    nw_http_reply(req, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 static void unavailable(nw_http_req_t *req)
 {
     nw_http_req_add_header(req, "Retry-After", "1");
@@ -102,7 +89,7 @@ static void serve_list(api_ctx_t *c)
     qsort(v, n, sizeof(v[0]), by_name);
     for (size_t i = 0; i < n && arr != NULL; i++)
         json_array_append_new(arr, describe(v[i]));
-    reply_json(c->req, 200, arr ? json_pack("{s:o}", "webhooks", arr) : NULL);
+    nw_http_reply_json(c->req, 200, arr ? json_pack("{s:o}", "webhooks", arr) : NULL);
 }
 
 /* The EVALSHA of the admin script for c (op: register, enable, delete). */
@@ -152,7 +139,7 @@ static void registered_cb(nw_redis_t *r, redisReply *reply, void *arg)
                 json_object_set_new(o, "secret", json_string(c->spec.secret));
             nw_log(NW_LOG_INFO, "webhook", "registered", "webhook=%s url=%s replaced=%lld", c->name,
                    c->spec.url, reply->integer);
-            reply_json(c->req, reply->integer ? 200 : 201, o);
+            nw_http_reply_json(c->req, reply->integer ? 200 : 201, o);
         }
     }
     done(c);
@@ -205,7 +192,7 @@ static void enabled_cb(nw_redis_t *r, redisReply *reply, void *arg)
             c->wh->local_seq = c->wh->load_seq;
             if (p->disabled)
                 wh_partner_enable(p);
-            reply_json(c->req, 200, describe(p));
+            nw_http_reply_json(c->req, 200, describe(p));
         }
     }
     done(c);
@@ -254,7 +241,8 @@ static void dead_list_cb(nw_redis_t *r, redisReply *reply, void *arg)
         if (e != NULL)
             json_array_append_new(arr, e);
     }
-    reply_json(c->req, 200, arr ? json_pack("{s:s, s:o}", "webhook", c->name, "dead", arr) : NULL);
+    nw_http_reply_json(c->req, 200,
+                       arr ? json_pack("{s:s, s:o}", "webhook", c->name, "dead", arr) : NULL);
     done(c);
 }
 
@@ -276,7 +264,8 @@ static void replay_cb(nw_redis_t *r, redisReply *reply, void *arg)
         nw_log(NW_LOG_INFO, "webhook", "replaying dead letters", "webhook=%s count=%zu", c->name,
                n);
         wh_partner_pump(p);
-        reply_json(c->req, 202, json_pack("{s:s, s:i}", "webhook", c->name, "replaying", (int)n));
+        nw_http_reply_json(c->req, 202,
+                           json_pack("{s:s, s:i}", "webhook", c->name, "replaying", (int)n));
     }
     done(c);
 }
@@ -323,7 +312,7 @@ static void loaded_cb(nw_webhooks_t *wh, bool ok, void *arg)
         done(c);
         return;
     case R_ONE:
-        reply_json(c->req, 200, describe(p));
+        nw_http_reply_json(c->req, 200, describe(p));
         done(c);
         return;
     case R_REGISTER:
