@@ -33,8 +33,11 @@
 -- For a replay of an Idempotency-Key (same key, same uri, version, topics and
 -- item), the first answer is returned again with a fifth element "replay".
 --
--- Every key's type is checked before the first write, so a key of the wrong
--- type aborts the script with nothing written.
+-- Every key's type is known before the first write, so a key of the wrong
+-- type aborts the script with nothing written: the hashes through their
+-- HMGET, the topic streams (and, on the rarer paths, the wire and the
+-- embargo set) with TYPE, and the wire on the common path through its XADD,
+-- the first write there.
 
 local prefix, uri, version, item = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local urgency, pubstatus, topics_csv = ARGV[5], ARGV[6], ARGV[7]
@@ -65,6 +68,14 @@ local function check_type(key, want)
   return nil
 end
 
+-- HMGET that hands back its error (a key of another type) as the reply to
+-- return.
+local function hmget(key, ...)
+  local r = redis.pcall('HMGET', key, ...)
+  if r['err'] then return nil, r end
+  return r
+end
+
 local function split(csv)
   local out = {}
   for t in string.gmatch(csv or '', '[^,]+') do out[#out + 1] = t end
@@ -73,6 +84,7 @@ end
 
 -- Every topic of a and b, a's first, once each.
 local function union(a, b)
+  if not b or b == '' or b == a then return a end -- a holds no topic twice
   local seen, out = {}, {}
   for _, list in ipairs({split(a), split(b)}) do
     for _, t in ipairs(list) do
@@ -85,14 +97,7 @@ local function union(a, b)
   return table.concat(out, ',')
 end
 
-local err = check_type(item_key, 'hash') or check_type(held_key, 'hash')
-  or check_type(wire, 'stream') or check_type(embargo_key, 'zset')
-if err then return err end
-if idem_key ~= '' then
-  err = check_type(idem, 'hash')
-  if err then return err end
-end
-
+local err
 -- Remembers the answer under the Idempotency-Key, then returns it.
 local function answer(result, id, kind, ver)
   if idem_key ~= '' then
@@ -104,7 +109,9 @@ local function answer(result, id, kind, ver)
 end
 
 if idem_key ~= '' then
-  local seen = redis.call('HMGET', idem, 'fp', 'result', 'id', 'kind', 'version')
+  local seen
+  seen, err = hmget(idem, 'fp', 'result', 'id', 'kind', 'version')
+  if err then return err end
   if seen[1] then
     if seen[1] == idem_fp then
       return {seen[2], seen[3], seen[4], seen[5], 'replay'}
@@ -113,16 +120,20 @@ if idem_key ~= '' then
   end
 end
 
-local stored = redis.call('HMGET', item_key, 'version', 'item', 'id', 'kind', 'topics')
-local held = redis.call('HMGET', held_key, 'version', 'item')
+local stored, held
+stored, err = hmget(item_key, 'version', 'item', 'id', 'kind', 'topics')
+if err then return err end
+held, err = hmget(held_key, 'version', 'item')
+if err then return err end
 local want = tonumber(version)
 local all_topics = union(topics_csv, stored[5])
-if #split(all_topics) > 32 then
+local all_list = split(all_topics)
+if #all_list > 32 then
   -- kills must be able to reach every topic of the story (an event names
   -- at most 32 topics)
   return {'too_many_topics', '', '', stored[1] or ''}
 end
-for _, t in ipairs(split(all_topics)) do
+for _, t in ipairs(all_list) do
   err = check_type(prefix .. 'topic:' .. t, 'stream')
   if err then return err end
 end
@@ -148,6 +159,17 @@ if pubstatus == 'canceled' then
   kind = 'kill'
 elseif pubstatus == 'withheld' then
   kind = 'withhold'
+end
+
+-- The embargo set is written when a hold goes or comes; the wire, when a
+-- hold goes first.
+if held[1] or (embargo > now and kind ~= 'kill') then
+  err = check_type(embargo_key, 'zset')
+  if err then return err end
+end
+if held[1] then
+  err = check_type(wire, 'stream')
+  if err then return err end
 end
 
 -- A newer version replaces a held one: the hold goes.
@@ -178,9 +200,11 @@ end
 local wire_topics = topics_csv
 if kind == 'kill' or kind == 'withhold' then wire_topics = all_topics end
 
-local id = redis.call('XADD', wire, 'MAXLEN', '~', ARGV[8], '*',
+-- The first write when no hold went: a wire of another type stops here.
+local id = redis.pcall('XADD', wire, 'MAXLEN', '~', ARGV[8], '*',
   'kind', kind, 'uri', uri, 'version', version, 'urgency', urgency,
   'topics', wire_topics, 'ts', ARGV[10], 'item', item)
+if type(id) == 'table' then return id end
 for _, t in ipairs(split(wire_topics)) do
   redis.call('XADD', prefix .. 'topic:' .. t, 'MAXLEN', '~', ARGV[9], '*',
     'id', id, 'uri', uri, 'version', version)

@@ -626,3 +626,45 @@ def test_uri_with_reserved_characters_round_trips(daemon):
     r = daemon.api("GET", "/v1/articles/" + urllib.parse.quote(uri, safe=""))
     assert r.status == 200, r
     assert r.json() == item
+
+
+WRONG_TYPE_KEYS = ["wire", "wire-held", "topic", "item", "held", "embargo", "embargo-new-hold", "idem"]
+
+
+@pytest.mark.parametrize("key", WRONG_TYPE_KEYS)
+def test_key_of_another_type_refuses_with_nothing_written(daemon, redis_server, key):
+    """A key of the wrong type (an operator's mistake) fails the publish with
+    503 and leaves every key as it was: proto/publish.lua learns each key's
+    type (HMGET, TYPE, or the wire's XADD as the first write) before it
+    writes anything."""
+    import datetime
+    import time
+
+    rc = redis_server.client()
+    p = daemon.prefix
+    uri = "urn:newswire:test:wrongtype"
+    headers = None
+    item = make_item(uri=uri, version="2")
+    if key in ("held", "embargo", "wire-held"):
+        # a held version 1: version 2 replaces the hold (DEL held, ZREM)
+        at = datetime.datetime.fromtimestamp(time.time() + 3600, datetime.timezone.utc)
+        v1 = make_item(uri=uri, version="1", embargoed=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        r = daemon.publish(v1, ["sport"])
+        assert r.status == 202 and r.json()["status"] == "embargoed", r
+    if key == "embargo-new-hold":
+        at = datetime.datetime.fromtimestamp(time.time() + 3600, datetime.timezone.utc)
+        item = make_item(uri=uri, version="2", embargoed=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    if key == "idem":
+        headers = {"Idempotency-Key": "wrongtype-1"}
+    target = {"wire": f"{p}wire", "wire-held": f"{p}wire", "topic": f"{p}topic:sport", "item": f"{p}item:{uri}",
+              "held": f"{p}held:{uri}", "embargo": f"{p}embargo",
+              "embargo-new-hold": f"{p}embargo", "idem": f"{p}idem:wrongtype-1"}[key]
+    rc.delete(target)
+    rc.set(target, "not what newswired wrote")
+    before = redis_state(redis_server, daemon)
+    r = daemon.publish(item, ["sport"], headers=headers)
+    assert_error(r, 503)
+    assert redis_state(redis_server, daemon) == before
+    assert rc.get(target) == "not what newswired wrote"
+    # the script refused (not a readiness check before it)
+    assert re.search(r"publish script failed.*WRONGTYPE", daemon.log()), daemon.log()[-2000:]
