@@ -5,8 +5,10 @@
  * linger -> closed. Parsing is in http_parse.c; the request object, its
  * accessors and the reply path are in http_req.c, and the structs both files
  * share in http_int.h. While a request is with the handler the connection
- * does not read, so pipelined requests wait in the socket buffer and a slow
- * handler applies back-pressure.
+ * stops reading as soon as more input comes, so pipelined requests wait in
+ * the socket buffer and a slow handler applies back-pressure; a client that
+ * sends one request at a time costs no event changes. A response is written
+ * at once, and only what the socket does not take waits for writeable.
  *
  * Lifetimes: connections are never freed inside their own callbacks. Closing
  * one unlinks it and moves it to a graveyard that is emptied when the
@@ -92,6 +94,8 @@ static void conn_destroy(nw_http_conn_t *c)
         bufferevent_free(c->bev);
     if (c->timer)
         event_free(c->timer);
+    if (c->done_ev)
+        event_free(c->done_ev);
     nw_http_head_parser_free(c->parser);
     nw_http_chunked_free(c->chunked);
     nw_http_head_free(&c->head);
@@ -141,6 +145,7 @@ static void conn_close(nw_http_conn_t *c)
     }
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     event_del(c->timer);
+    event_del(c->done_ev);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -178,6 +183,7 @@ int nw_http_conn_write_response(nw_http_conn_t *c, int status, const char *ctype
                                 const char *extra_line)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    int n;
 
     if (nw_http_response_format(out, status, ctype, body, len, omit_body, c->close_after, extra,
                                 extra_line) < 0) {
@@ -187,8 +193,17 @@ int nw_http_conn_write_response(nw_http_conn_t *c, int status, const char *ctype
     }
     c->state = CS_WRITING;
     conn_arm(c, 0);
-    bufferevent_disable(c->bev, EV_READ);
-    bufferevent_enable(c->bev, EV_WRITE);
+    /* Most responses fit the socket buffer: write now, finish in this loop
+     * turn without waiting for writeable. What is left (or an error) goes
+     * through the bufferevent. Its output is frozen at the front except
+     * while libevent writes it; this is such a write. */
+    evbuffer_unfreeze(out, 1);
+    n = evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (n >= 0 && evbuffer_get_length(out) == 0)
+        event_active(c->done_ev, EV_TIMEOUT, 1);
+    else
+        bufferevent_enable(c->bev, EV_WRITE);
     return 0;
 }
 
@@ -231,6 +246,7 @@ static void conn_start_idle(nw_http_conn_t *c, unsigned timeout_ms)
     c->head_timer = false;
     c->close_after = false;
     conn_arm(c, timeout_ms);
+    bufferevent_disable(c->bev, EV_WRITE); /* on only while a write waits */
     bufferevent_enable(c->bev, EV_READ);
 }
 
@@ -241,7 +257,7 @@ static void conn_response_done(nw_http_conn_t *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
 
-    if (c->close_after || c->srv->stopping) {
+    if (c->close_after || c->srv->stopping || (c->peer_eof && evbuffer_get_length(in) == 0)) {
         shutdown(bufferevent_getfd(c->bev), SHUT_WR);
         c->state = CS_LINGER;
         evbuffer_drain(in, evbuffer_get_length(in));
@@ -254,8 +270,9 @@ static void conn_response_done(nw_http_conn_t *c)
         conn_process(c);
 }
 
-/* The request is complete: hands it to the callback and stops reading until
- * it is answered. */
+/* The request is complete: hands it to the callback. Reading stays on until
+ * more input comes (conn_read_cb), so a client that waits for the answer
+ * costs no event change. */
 static void conn_dispatch(nw_http_conn_t *c)
 {
     nw_http_server_t *srv = c->srv;
@@ -268,7 +285,6 @@ static void conn_dispatch(nw_http_conn_t *c)
     c->req = req;
     c->state = CS_HANDLER;
     conn_arm(c, 0);
-    bufferevent_disable(c->bev, EV_READ);
     srv->stats.requests++;
     srv->pending++;
     srv->cb(req, srv->arg);
@@ -317,8 +333,10 @@ static void conn_on_head(nw_http_conn_t *c)
     c->state = CS_BODY;
     conn_arm(c, c->lim.body_timeout_ms);
     if (h->expect == NW_HTTP_EXPECT_CONTINUE &&
-        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
         bufferevent_write(c->bev, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        bufferevent_enable(c->bev, EV_WRITE);
+    }
 }
 
 /* The first contiguous block of a non-empty input buffer. */
@@ -424,7 +442,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     nw_http_server_t *srv = c->srv;
 
     srv_enter(srv);
-    if (!c->closing)
+    if (c->state == CS_HANDLER || c->state == CS_WRITING)
+        bufferevent_disable(bev, EV_READ); /* pipelined: waits for the answer */
+    else if (!c->closing)
         conn_process(c);
     srv_leave(srv);
 }
@@ -440,12 +460,28 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
     srv_leave(srv);
 }
 
+/* The response was written whole by nw_http_conn_write_response(). */
+static void conn_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    nw_http_conn_t *c = arg;
+
+    conn_write_cb(c->bev, c);
+}
+
 static void conn_event_cb(struct bufferevent *bev, short events, void *arg)
 {
     nw_http_conn_t *c = arg;
     nw_http_server_t *srv = c->srv;
 
     srv_enter(srv);
+    if ((events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
+        (c->state == CS_HANDLER || c->state == CS_WRITING)) {
+        /* A client may send its request and shut down its side: it still
+         * gets the answer, then the connection closes. */
+        c->peer_eof = true;
+        srv_leave(srv);
+        return;
+    }
     if (c->state != CS_IDLE && c->state != CS_LINGER)
         nw_log(NW_LOG_DEBUG, "http", "connection lost", "peer=%s state=%d events=0x%x", c->peer,
                (int)c->state, (unsigned)events);
@@ -489,8 +525,9 @@ static nw_http_conn_t *conn_new(nw_http_server_t *srv, evutil_socket_t fd,
         goto fail;
     }
     c->timer = evtimer_new(srv->base, conn_timer_cb, c);
+    c->done_ev = event_new(srv->base, -1, 0, conn_done_cb, c);
     c->parser = nw_http_head_parser_new(&pl);
-    if (c->timer == NULL || c->parser == NULL)
+    if (c->timer == NULL || c->done_ev == NULL || c->parser == NULL)
         goto fail;
     if (sa->sa_family == AF_INET6) {
         /* A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; log them as IPv4. */

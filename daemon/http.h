@@ -130,8 +130,9 @@ void nw_http_req_add_header(nw_http_req_t *req, const char *name, const char *va
 void nw_http_reply(nw_http_req_t *req, int status, const char *content_type, const void *body,
                    size_t len);
 
-/* Sends o (a reference, taken) as compact application/json with the given
- * status, or 500 when o is NULL or cannot be serialised; frees req. */
+/* Sends o (a reference, taken) as compact application/json, keys sorted
+ * (nw_json_dump_canonical), with the given status, or 500 when o is NULL or
+ * cannot be serialised; frees req. */
 void nw_http_reply_json(nw_http_req_t *req, int status, json_t *o);
 
 /* Sends {"error": message, "field": field} (field omitted when NULL) as

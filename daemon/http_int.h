@@ -35,6 +35,7 @@ struct nw_http_conn {
     nw_http_conn_t *prev, *next; /* in srv->conns, or srv->graveyard */
     struct bufferevent *bev;
     struct event *timer;
+    struct event *done_ev; /* the response went out in one write: finish it */
     conn_state_t state;
     nw_http_limits_t lim; /* snapshot for the current request */
     nw_http_head_parser_t *parser;
@@ -47,6 +48,7 @@ struct nw_http_conn {
     nw_http_req_t *req; /* with the handler, or NULL */
     bool head_timer;    /* the header timeout runs (from accept) */
     bool close_after;   /* close once the response has drained */
+    bool peer_eof;      /* the peer finished sending while a request was handled */
     bool closing;       /* unlinked; freed when control returns */
     bool rejecting;     /* accepted over max_connections */
     char peer[64];

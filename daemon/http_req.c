@@ -9,9 +9,11 @@
  * the client goes away, and the server outlives every pending request (see
  * http.c), so a late reply only frees the request. */
 #include "http_int.h"
+#include "json.h"
 #include "log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,26 +45,63 @@ out:
     return s;
 }
 
+/* The Date field's value, formatted once a second per thread. */
+static const char *date_now(void)
+{
+    static __thread time_t last = (time_t)-1;
+    static __thread char buf[40];
+    time_t now = time(NULL);
+
+    if (now != last) {
+        nw_http_format_date(now, buf, sizeof(buf));
+        last = now;
+    }
+    return buf;
+}
+
+/* Appends the NUL-terminated strings of the list (ended by NULL) to out. */
+static int add_strs(struct evbuffer *out, const char *s, ...)
+{
+    va_list ap;
+    int rc = 0;
+
+    va_start(ap, s);
+    for (; s != NULL && rc == 0; s = va_arg(ap, const char *))
+        rc = evbuffer_add(out, s, strlen(s));
+    va_end(ap);
+    return rc;
+}
+
 /* Every response carries Date, Connection and, unless its status forbids a
- * body, Content-Length; the body is left out for HEAD (omit_body). */
+ * body, Content-Length; the body is left out for HEAD (omit_body). Written
+ * piece by piece: this runs once per request. */
 int nw_http_response_format(struct evbuffer *out, int status, const char *ctype, const void *body,
                             size_t len, bool omit_body, bool close, struct evbuffer *extra,
                             const char *extra_line)
 {
     bool no_length = status < 200 || status == 204 || status == 304;
-    char date[40];
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), '\0'};
+    char length[24];
     int rc;
 
-    nw_http_format_date(time(NULL), date, sizeof(date));
-    rc = evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-                             nw_http_status_text(status), date);
+    rc = add_strs(out, "HTTP/1.1 ", code, " ", nw_http_status_text(status),
+                  "\r\nDate: ", date_now(), "\r\n", NULL);
     if (rc >= 0 && ctype != NULL)
-        rc = evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (rc >= 0 && !no_length)
-        rc = evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+        rc = add_strs(out, "Content-Type: ", ctype, "\r\n", NULL);
+    if (rc >= 0 && !no_length) {
+        char *p = length + sizeof(length);
+        size_t v = len;
+
+        *--p = '\0';
+        do
+            *--p = (char)('0' + v % 10);
+        while ((v /= 10) > 0);
+        rc = add_strs(out, "Content-Length: ", p, "\r\n", NULL);
+    }
     if (rc >= 0)
-        rc = evbuffer_add_printf(out, "Connection: %s\r\n%s", close ? "close" : "keep-alive",
-                                 extra_line ? extra_line : "");
+        rc = add_strs(out, "Connection: ", close ? "close" : "keep-alive", "\r\n",
+                      extra_line ? extra_line : "", NULL);
     if (rc >= 0 && extra != NULL)
         rc = evbuffer_add_buffer(out, extra);
     if (rc >= 0)
@@ -334,14 +373,15 @@ void nw_http_reply(nw_http_req_t *req, int status, const char *content_type, con
 
 void nw_http_reply_json(nw_http_req_t *req, int status, json_t *o)
 {
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    size_t len = 0;
+    char *s = o ? nw_json_dump_canonical(o, &len) : NULL; /* keys sorted */
 
     json_decref(o);
     if (s == NULL) {
         nw_http_reply_error(req, 500, "out of memory", NULL);
         return;
     }
-    nw_http_reply(req, status, "application/json", s, strlen(s));
+    nw_http_reply(req, status, "application/json", s, len);
     free(s);
 }
 

@@ -38,6 +38,8 @@ struct nw_redis {
     struct event *retry_ev;    /* reconnect after backoff */
     struct event *connect_ev;  /* connect + handshake timeout */
     struct event *teardown_ev; /* deferred redisAsyncFree (never inside a hiredis callback) */
+    struct event *flush_ev;    /* writes queued commands at the end of this loop turn */
+    bool flush_pending;
 
     nw_redis_script_t *scripts[NW_REDIS_MAX_SCRIPTS];
     size_t nscripts;
@@ -223,7 +225,26 @@ static int cmd_send(nw_redis_t *r, cmd_t *cmd, unsigned timeout_ms, int argc, co
     tv.tv_sec = timeout_ms / 1000;
     tv.tv_usec = (timeout_ms % 1000) * 1000;
     evtimer_add(cmd->timer, &tv);
+    if (!r->flush_pending) {
+        r->flush_pending = true;
+        event_active(r->flush_ev, EV_TIMEOUT, 1);
+    }
     return 0;
+}
+
+/* Writes the commands queued during this loop turn once its callbacks are
+ * done, rather than on the next turn when the socket reports writeable: one
+ * write for all of them, and hiredis' write event comes and goes inside the
+ * turn, which costs libevent's change list no epoll_ctl(). A failed write
+ * tears the link down through hiredis as on the writeable path. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    nw_redis_t *r = arg;
+    int flags = r->ac != NULL ? r->ac->c.flags : 0;
+
+    r->flush_pending = false;
+    if ((flags & REDIS_CONNECTED) && !(flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
+        redisAsyncHandleWrite(r->ac);
 }
 
 int nw_redis_command(nw_redis_t *r, nw_redis_reply_cb cb, void *arg, unsigned timeout_ms, int argc,
@@ -550,7 +571,9 @@ nw_redis_t *nw_redis_new(struct event_base *base, const nw_redis_addr_t *addr,
     r->retry_ev = evtimer_new(base, retry_cb, r);
     r->connect_ev = evtimer_new(base, connect_timeout_cb, r);
     r->teardown_ev = event_new(base, -1, 0, teardown_cb, r);
-    if (r->retry_ev == NULL || r->connect_ev == NULL || r->teardown_ev == NULL)
+    r->flush_ev = event_new(base, -1, 0, flush_cb, r);
+    if (r->retry_ev == NULL || r->connect_ev == NULL || r->teardown_ev == NULL ||
+        r->flush_ev == NULL)
         goto fail;
     return r;
 fail:
@@ -631,5 +654,7 @@ void nw_redis_free(nw_redis_t *r)
         event_free(r->connect_ev);
     if (r->teardown_ev != NULL)
         event_free(r->teardown_ev);
+    if (r->flush_ev != NULL)
+        event_free(r->flush_ev);
     free(r);
 }

@@ -668,3 +668,78 @@ def test_key_of_another_type_refuses_with_nothing_written(daemon, redis_server, 
     assert rc.get(target) == "not what newswired wrote"
     # the script refused (not a readiness check before it)
     assert re.search(r"publish script failed.*WRONGTYPE", daemon.log()), daemon.log()[-2000:]
+
+
+def read_all_responses(sock, timeout=10.0):
+    """Reads until the server closes, then splits the bytes into responses
+    (status, headers, body) by Content-Length."""
+    import socket as socketlib
+
+    sock.settimeout(timeout)
+    buf = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except socketlib.timeout:
+            raise AssertionError(f"server did not close; read so far: {buf!r}")
+        if not chunk:
+            break
+        buf += chunk
+    out = []
+    while buf:
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        assert sep, f"truncated response head: {buf!r}"
+        lines = head.decode("iso-8859-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in lines[1:])}
+        n = int(headers.get("content-length", "0"))
+        assert len(rest) >= n, f"truncated body: {rest!r}"
+        out.append((status, headers, rest[:n]))
+        buf = rest[n:]
+    return out
+
+
+def post_bytes(item, topics="sport"):
+    body = json.dumps(item).encode()
+    return (f"POST /v1/articles?topics={topics} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+@pytest.mark.parametrize("half_close", [False, True], ids=["close-request", "half-close"])
+def test_pipelined_requests_answered_in_order(daemon, redis_server, half_close):
+    """Three requests in one write, the last asking to close (or the client
+    shutting down its side instead): three answers in order, each publish
+    stored, then the server closes."""
+    import socket
+
+    items = [make_item(headline=f"pipelined {i}") for i in range(3)]
+    data = b"".join(post_bytes(it) for it in items[:2])
+    last = post_bytes(items[2])
+    if not half_close:
+        last = last.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n")
+    with socket.create_connection(("127.0.0.1", daemon.api_port), timeout=10) as s:
+        s.sendall(data + last)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        got = read_all_responses(s)
+    assert [st for st, _, _ in got] == [202, 202, 202], got
+    assert [json.loads(b)["uri"] for _, _, b in got] == [it["uri"] for it in items]
+    assert wire_len(redis_server.client(), daemon) == 3
+
+
+def test_request_then_half_close_gets_its_answer(daemon, redis_server):
+    """A client that sends its request and shuts down its side at once (curl
+    --no-keepalive style tools, nc -q) still gets the whole answer: the EOF is
+    noticed while the publish is with Redis, and the connection closes only
+    after the answer."""
+    import socket
+
+    item = make_item()
+    with socket.create_connection(("127.0.0.1", daemon.api_port), timeout=10) as s:
+        s.sendall(post_bytes(item))
+        s.shutdown(socket.SHUT_WR)
+        got = read_all_responses(s)
+    assert len(got) == 1 and got[0][0] == 202, got
+    assert json.loads(got[0][2])["uri"] == item["uri"]
+    assert wire_len(redis_server.client(), daemon) == 1
