@@ -69,7 +69,8 @@ struct nw_gateway {
     size_t caphits;
     size_t nhits;
 
-    lws_retry_bo_t retry;
+    lws_retry_bo_t retry;         /* all zero: no lws validity timers */
+    lws_sorted_usec_list_t sweep; /* nw_session_keepalive() over every session */
     struct lws_protocols protocols[4];
     struct lws_vhost *vhost;
     int listen_fd, spare_fd;
@@ -386,11 +387,7 @@ static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
 
 static void gw_session_closed(nw_gateway_t *gw, nw_session_t *s)
 {
-    /* lws drops a WebSocket silent for ws_idle_timeout (its pings
-     * unanswered) without telling why: a close neither side asked for,
-     * after that long a silence, is that */
-    if (s->fmt != NW_FORMAT_SSE && s->close_code == 0 && !s->peer_closed &&
-        nw_now_ms() - s->last_rx_ms >= (int64_t)gw->env.cfg->ws_idle_timeout_ms - 500)
+    if (s->idle_dropped)
         NW_METRIC_INC1(gw->metrics->closes[NW_CLOSE_IDLE]);
     nw_session_closed(s);
     gw->nsessions--;
@@ -639,6 +636,28 @@ static struct lws_context *gw_create_context(nw_gateway_t *gw,
     return lws_create_context(info);
 }
 
+/* The keepalive sweep runs four times per ws_ping_interval or
+ * ws_idle_timeout, whichever is shorter, at least every second. */
+static lws_usec_t gw_sweep_us(const nw_gateway_t *gw)
+{
+    const nw_config_t *cfg = gw->env.cfg;
+    unsigned ms = NW_MIN(cfg->ws_ping_interval_ms, cfg->ws_idle_timeout_ms) / 4;
+
+    return (lws_usec_t)NW_MAX(100u, NW_MIN(1000u, ms)) * 1000;
+}
+
+/* One timer for the thread instead of one per connection (see
+ * nw_session_keepalive()). */
+static void gw_sweep_cb(lws_sorted_usec_list_t *sul)
+{
+    nw_gateway_t *gw = lws_container_of(sul, nw_gateway_t, sweep);
+    int64_t now = nw_now_ms();
+
+    for (nw_session_t *s = gw->env.head; s != NULL; s = s->next)
+        nw_session_keepalive(s, now);
+    lws_sul_schedule(gw->ctx, 0, &gw->sweep, gw_sweep_cb, gw_sweep_us(gw));
+}
+
 static void *gw_thread(void *arg)
 {
     nw_gateway_t *gw = arg;
@@ -684,6 +703,7 @@ static void *gw_thread(void *arg)
     if (gw->ctx == NULL)
         return NULL;
 
+    lws_sul_schedule(gw->ctx, 0, &gw->sweep, gw_sweep_cb, gw_sweep_us(gw));
     /* The core thread destroys the context after joining this thread, so
      * that it can keep calling lws_cancel_service() on it until then. */
     while (!atomic_load(&gw->quit)) {
@@ -692,6 +712,7 @@ static void *gw_thread(void *arg)
         else
             lws_service(gw->ctx, 0);
     }
+    lws_sul_cancel(&gw->sweep);
     return NULL;
 }
 
@@ -780,9 +801,6 @@ nw_gateway_t *nw_gateway_new(const nw_config_t *cfg, nw_metrics_t *metrics, unsi
     gw->env.gateway_id = index;
     gw->env.hist_done = gw_hist_done_cb;
     gw->env.hist_done_arg = gw;
-
-    gw->retry.secs_since_valid_ping = (uint16_t)NW_MAX(1u, cfg->ws_ping_interval_ms / 1000);
-    gw->retry.secs_since_valid_hangup = (uint16_t)NW_MAX(2u, cfg->ws_idle_timeout_ms / 1000);
 
     /* The WebSocket protocols come first: lws uses protocols[0] for plain
      * HTTP too, which gw_ws_cb hands to lws_callback_http_dummy(). A client

@@ -96,7 +96,10 @@ typedef struct nw_session {
     uint64_t cursor_ms, cursor_seq; /* every item up to here was written (or dropped) */
     int64_t heartbeat_ms;           /* SSE: next heartbeat (Unix ms) */
     int64_t last_rx_ms;             /* WebSocket: last message or pong from the client */
+    int64_t ping_ms;                /* WebSocket: when the last ping was queued */
     bool peer_closed;               /* WebSocket: the client sent a close frame */
+    bool ping_due;                  /* WebSocket: a ping goes ahead of the next write */
+    bool idle_dropped;              /* WebSocket: dropped by nw_session_keepalive() */
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 
@@ -129,6 +132,14 @@ int nw_session_writeable(nw_session_t *s);
 
 /* The session's lws timer fired (token expiry). Returns -1 to close. */
 int nw_session_timer(nw_session_t *s);
+
+/* The gateway thread's sweep (every second or so) over its WebSockets:
+ * pings one silent for ws_ping_interval (again each interval while it stays
+ * silent), and drops one silent for ws_idle_timeout without a close frame
+ * (s->idle_dropped). lws 4.1 could do the same per connection with its
+ * retry policy, but keeps those timers in one sorted list and inserts each
+ * by walking it: O(connections) per accept and per pong. */
+void nw_session_keepalive(nw_session_t *s, int64_t now_ms);
 
 /* Verifies token and makes it the session's grant; closes the session
  * (4001, 4002, 4003, 4008) when it cannot be used. Returns -1 when the
