@@ -387,7 +387,7 @@ static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
 
 static void gw_session_closed(nw_gateway_t *gw, nw_session_t *s)
 {
-    if (s->idle_dropped)
+    if (s->idle_dropped && s->fmt != NW_FORMAT_SSE)
         NW_METRIC_INC1(gw->metrics->closes[NW_CLOSE_IDLE]);
     nw_session_closed(s);
     gw->nsessions--;
@@ -637,12 +637,14 @@ static struct lws_context *gw_create_context(nw_gateway_t *gw,
 }
 
 /* The keepalive sweep runs four times per ws_ping_interval or
- * ws_idle_timeout, whichever is shorter, at least every second. */
+ * ws_idle_timeout, whichever is shorter, every sse_check_interval, and at
+ * least every second. */
 static lws_usec_t gw_sweep_us(const nw_gateway_t *gw)
 {
     const nw_config_t *cfg = gw->env.cfg;
     unsigned ms = NW_MIN(cfg->ws_ping_interval_ms, cfg->ws_idle_timeout_ms) / 4;
 
+    ms = NW_MIN(ms, cfg->sse_check_ms);
     return (lws_usec_t)NW_MAX(100u, NW_MIN(1000u, ms)) * 1000;
 }
 

@@ -49,7 +49,7 @@ int nw_session_close_now(nw_session_t *s, uint16_t code, const char *reason, nw_
  * only while it has something to write: lws 4.1 serves POLLOUT of an HTTP
  * connection only when it also takes POLLIN, and never reads one whose
  * response goes on, so a client that hung up would spin its loop. While a
- * stream is idle its timer watches for a hang-up (sse_client_gone()). */
+ * stream is idle the keepalive sweep watches for a hang-up (sse_client_gone()). */
 static void want_writeable(nw_session_t *s)
 {
     if (s->fmt == NW_FORMAT_SSE)
@@ -442,7 +442,6 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
         NW_METRIC_ADD1(env->metrics->sessions_sse, 1);
         queue_raw(s, "retry: 3000\n\n");
         s->heartbeat_ms = nw_now_ms() + env->cfg->sse_heartbeat_ms;
-        lws_set_timer_usecs(wsi, (lws_usec_t)env->cfg->sse_check_ms * 1000);
     }
     if (fmt == NW_FORMAT_MSGPACK)
         NW_METRIC_ADD1(env->metrics->sessions_msgpack, 1);
@@ -494,13 +493,36 @@ static bool sse_client_gone(nw_session_t *s)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* An event stream: a client that hung up is dropped (lws would not notice,
+ * see want_writeable()); a heartbeat comment is due every sse_heartbeat. */
+static void sse_keepalive(nw_session_t *s, int64_t now_ms)
+{
+    if (sse_client_gone(s)) {
+        nw_log(NW_LOG_DEBUG, "session", "event stream client gone", "session=%u-%llu",
+               s->env->gateway_id, (unsigned long long)s->id);
+        s->idle_dropped = true;
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    if (s->close_code == 0 && now_ms >= s->heartbeat_ms) {
+        /* a comment line keeps proxies and the client's timers quiet */
+        queue_raw(s, ": keepalive\n\n");
+        s->heartbeat_ms = now_ms + s->env->cfg->sse_heartbeat_ms;
+    }
+}
+
 void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
 {
     const nw_config_t *cfg = s->env->cfg;
     int64_t silent = now_ms - s->last_rx_ms;
 
-    if (s->fmt == NW_FORMAT_SSE || !s->open || s->close_code != 0 || s->peer_closed ||
-        s->idle_dropped)
+    if (!s->open || s->idle_dropped)
+        return;
+    if (s->fmt == NW_FORMAT_SSE) {
+        sse_keepalive(s, now_ms);
+        return;
+    }
+    if (s->close_code != 0 || s->peer_closed)
         return;
     if (silent >= (int64_t)cfg->ws_idle_timeout_ms) {
         nw_log(NW_LOG_DEBUG, "session", "idle: dropped", "session=%u-%llu silent_ms=%lld",
@@ -519,32 +541,16 @@ void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
 
 int nw_session_timer(nw_session_t *s)
 {
-    int64_t now = nw_now_ms(), next = INT64_MAX;
+    int64_t now = nw_now_ms();
 
-    if (s->fmt == NW_FORMAT_SSE && sse_client_gone(s)) {
-        nw_log(NW_LOG_DEBUG, "session", "event stream client gone", "session=%u-%llu",
-               s->env->gateway_id, (unsigned long long)s->id);
-        return -1;
-    }
-    if (s->close_code != 0)
+    if (s->close_code != 0 || s->grant == NULL)
         return 0;
-    if (s->grant != NULL && now >= s->grant->exp_ms) {
+    if (now >= s->grant->exp_ms) {
         NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
         nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
         return 0;
     }
-    if (s->fmt == NW_FORMAT_SSE) {
-        if (now >= s->heartbeat_ms) {
-            /* a comment line keeps proxies and the client's timers quiet */
-            queue_raw(s, ": keepalive\n\n");
-            s->heartbeat_ms = now + s->env->cfg->sse_heartbeat_ms;
-        }
-        next = NW_MIN(s->heartbeat_ms, now + (int64_t)s->env->cfg->sse_check_ms);
-    }
-    if (s->grant != NULL && s->grant->exp_ms < next)
-        next = s->grant->exp_ms;
-    if (next != INT64_MAX)
-        lws_set_timer_usecs(s->wsi, (lws_usec_t)(next > now ? next - now : 1) * 1000);
+    lws_set_timer_usecs(s->wsi, (lws_usec_t)(s->grant->exp_ms - now) * 1000);
     return 0;
 }
 

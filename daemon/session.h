@@ -99,7 +99,7 @@ typedef struct nw_session {
     int64_t ping_ms;                /* WebSocket: when the last ping was queued */
     bool peer_closed;               /* WebSocket: the client sent a close frame */
     bool ping_due;                  /* WebSocket: a ping goes ahead of the next write */
-    bool idle_dropped;              /* WebSocket: dropped by nw_session_keepalive() */
+    bool idle_dropped;              /* dropped by nw_session_keepalive() */
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 
@@ -133,12 +133,15 @@ int nw_session_writeable(nw_session_t *s);
 /* The session's lws timer fired (token expiry). Returns -1 to close. */
 int nw_session_timer(nw_session_t *s);
 
-/* The gateway thread's sweep (every second or so) over its WebSockets:
- * pings one silent for ws_ping_interval (again each interval while it stays
- * silent), and drops one silent for ws_idle_timeout without a close frame
- * (s->idle_dropped). lws 4.1 could do the same per connection with its
- * retry policy, but keeps those timers in one sorted list and inserts each
- * by walking it: O(connections) per accept and per pong. */
+/* The gateway thread's sweep (every second or so) over its sessions. A
+ * WebSocket silent for ws_ping_interval is pinged (again each interval while
+ * it stays silent), one silent for ws_idle_timeout dropped without a close
+ * frame (s->idle_dropped). An event stream whose client hung up is dropped,
+ * and gets its heartbeat comment when due. lws 4.1 could time each
+ * connection itself (retry policy, lws_set_timer_usecs()), but keeps those
+ * timers in one sorted list and inserts each by walking it: O(connections)
+ * per accept, per pong, per re-arm. Token expiry stays on a per-session
+ * timer (nw_session_timer()): it must be exact. */
 void nw_session_keepalive(nw_session_t *s, int64_t now_ms);
 
 /* Verifies token and makes it the session's grant; closes the session
