@@ -497,10 +497,6 @@ static int gw_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return nw_session_receive(s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return nw_session_writeable(s);
-    case LWS_CALLBACK_TIMER:
-        if (s != NULL && s->open)
-            return nw_session_timer(s);
-        return 0;
     case LWS_CALLBACK_CLOSED:
         if (s != NULL && s->open)
             gw_session_closed(gw, s);

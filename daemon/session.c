@@ -132,11 +132,23 @@ static void close_slow(nw_session_t *s, nw_outq_result_t r)
                      false);
 }
 
+/* Closes a session whose token expired (4002); true when it did. Checked
+ * by the keepalive sweep and before each delivery, so that nothing goes out
+ * after the expiry even between two sweeps. */
+static bool token_expired(nw_session_t *s, int64_t now_ms)
+{
+    if (s->grant == NULL || now_ms < s->grant->exp_ms || s->close_code != 0)
+        return false;
+    NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
+    nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
+    return true;
+}
+
 void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
 {
     nw_outq_result_t r;
 
-    if (s->close_code != 0)
+    if (s->close_code != 0 || (s->grant != NULL && token_expired(s, nw_now_ms())))
         return;
     if (s->skipping) {
         if (nw_event_id_cmp(ev, s->skip_ms, s->skip_seq) <= 0)
@@ -516,7 +528,7 @@ void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
     const nw_config_t *cfg = s->env->cfg;
     int64_t silent = now_ms - s->last_rx_ms;
 
-    if (!s->open || s->idle_dropped)
+    if (!s->open || s->idle_dropped || token_expired(s, now_ms))
         return;
     if (s->fmt == NW_FORMAT_SSE) {
         sse_keepalive(s, now_ms);
@@ -537,21 +549,6 @@ void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
         s->ping_due = true;
         lws_callback_on_writable(s->wsi);
     }
-}
-
-int nw_session_timer(nw_session_t *s)
-{
-    int64_t now = nw_now_ms();
-
-    if (s->close_code != 0 || s->grant == NULL)
-        return 0;
-    if (now >= s->grant->exp_ms) {
-        NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_TOKEN_EXPIRED]);
-        nw_session_close(s, NW_WS_CLOSE_TOKEN_EXPIRED, "token expired", false);
-        return 0;
-    }
-    lws_set_timer_usecs(s->wsi, (lws_usec_t)(s->grant->exp_ms - now) * 1000);
-    return 0;
 }
 
 void nw_session_closed(nw_session_t *s)

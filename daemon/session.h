@@ -130,9 +130,6 @@ int nw_session_receive(nw_session_t *s, const void *in, size_t len);
 /* Writes queued frames (lws SERVER_WRITEABLE). Returns -1 to close. */
 int nw_session_writeable(nw_session_t *s);
 
-/* The session's lws timer fired (token expiry). Returns -1 to close. */
-int nw_session_timer(nw_session_t *s);
-
 /* The gateway thread's sweep (every second or so) over its sessions. A
  * WebSocket silent for ws_ping_interval is pinged (again each interval while
  * it stays silent), one silent for ws_idle_timeout dropped without a close
@@ -140,8 +137,8 @@ int nw_session_timer(nw_session_t *s);
  * and gets its heartbeat comment when due. lws 4.1 could time each
  * connection itself (retry policy, lws_set_timer_usecs()), but keeps those
  * timers in one sorted list and inserts each by walking it: O(connections)
- * per accept, per pong, per re-arm. Token expiry stays on a per-session
- * timer (nw_session_timer()): it must be exact. */
+ * per accept, per pong, per re-arm. A session whose token expired is closed
+ * (4002) here, and before any delivery after the expiry. */
 void nw_session_keepalive(nw_session_t *s, int64_t now_ms);
 
 /* Verifies token and makes it the session's grant; closes the session

@@ -439,8 +439,8 @@ int nw_session_auth(nw_session_t *s, const char *token)
         close_auth(s, NW_WS_CLOSE_MAX_CONN, "too many sessions for this token", NW_CLOSE_MAX_CONN);
         return 0;
     }
-    /* the session ends when the token expires */
-    lws_set_timer_usecs(s->wsi, (lws_usec_t)(g->exp_ms - now) * 1000);
+    /* the session ends when the token expires (nw_session_keepalive(),
+     * nw_session_deliver()) */
     nw_rfc3339_format(g->exp_ms, expires);
     topics = json_array();
     for (size_t i = 0; topics != NULL && i < g->topics->n; i++)
