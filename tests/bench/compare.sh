@@ -567,8 +567,8 @@ on the same two cores.
   subscriber of its topic did not receive; an item received twice; an item
   received by a subscriber of another topic. All must be 0.
 - **server CPU**: utime+stime of newswired (nginx master and workers for
-  nchan) over the publishing phase, per delivery (per item in (e)). Redis is
-  reported apart. **generator CPU**: getrusage of nwbench's processes over
+  nchan) over the publishing phase, per delivery (per item in (e)). Redis
+  (with its AOF rewrite child, when one runs) is reported apart. **generator CPU**: getrusage of nwbench's processes over
   the same phase.
 - **RSS KiB/conn**: VmRSS of the server processes after the connections
   (plus 1–2 s) minus before, divided by the connections, on a freshly started

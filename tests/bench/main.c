@@ -39,7 +39,8 @@ static const char usage[] =
     "  --connect-timeout-ms MS   give up connecting after this (default 60000)\n"
     "  --server-pid PID          server process to measure (repeatable)\n"
     "  --server-children         measure the children of the server pids too (nginx)\n"
-    "  --aux-pid PID             process whose CPU is reported apart (redis-server)\n"
+    "  --aux-pid PID             process whose CPU (with its children's) is reported apart\n"
+    "                            (redis-server and its AOF rewrite)\n"
     "  --label WORD              copied into the RESULT line (no blanks, no '=')\n";
 
 static int parse_endpoint(const char *text, nwb_endpoint_t *ep)

@@ -9,13 +9,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* Parent pid of pid, from /proc/<pid>/stat; -1 when unreadable. The comm
- * field may hold blanks and parentheses, so fields are counted from the
- * last ')'. */
-static int proc_stat_fields(pid_t pid, pid_t *ppid, uint64_t *ticks)
+/* Parent pid, utime + stime and cutime + cstime (children waited for) of
+ * pid, from /proc/<pid>/stat; -1 when unreadable. The comm field may hold
+ * blanks and parentheses, so fields are counted from the last ')'. */
+static int proc_stat_fields3(pid_t pid, pid_t *ppid, uint64_t *ticks, uint64_t *child_ticks)
 {
     char path[64], buf[1024], *p;
-    unsigned long long utime, stime;
+    unsigned long long utime, stime, cutime, cstime;
     int ppid_i;
     FILE *f;
     size_t n;
@@ -31,15 +31,22 @@ static int proc_stat_fields(pid_t pid, pid_t *ppid, uint64_t *ticks)
     if (p == NULL)
         return -1;
     /* fields 3.. : state ppid pgrp session tty tpgid flags minflt cminflt
-     * majflt cmajflt utime stime */
-    if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid_i, &utime,
-               &stime) != 3)
+     * majflt cmajflt utime stime cutime cstime */
+    if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ppid_i,
+               &utime, &stime, &cutime, &cstime) != 5)
         return -1;
     if (ppid != NULL)
         *ppid = (pid_t)ppid_i;
     if (ticks != NULL)
         *ticks = utime + stime;
+    if (child_ticks != NULL)
+        *child_ticks = cutime + cstime;
     return 0;
+}
+
+static int proc_stat_fields(pid_t pid, pid_t *ppid, uint64_t *ticks)
+{
+    return proc_stat_fields3(pid, ppid, ticks, NULL);
 }
 
 static void procset_add(nwb_procset_t *set, pid_t pid)
@@ -137,6 +144,36 @@ int64_t nwb_procset_cpu_us(const nwb_procset_t *set)
             return -1;
         total += ticks;
     }
+    return (int64_t)(total * 1000000u / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+int64_t nwb_procset_tree_cpu_us(const nwb_procset_t *set)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t ticks, child_ticks, total = 0;
+    DIR *d;
+    struct dirent *e;
+
+    for (unsigned i = 0; i < set->n; i++) {
+        if (proc_stat_fields3(set->pid[i], NULL, &ticks, &child_ticks) < 0)
+            return -1;
+        total += ticks + child_ticks;
+    }
+    d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        pid_t ppid;
+
+        if (*end != '\0' || pid <= 0 || proc_stat_fields((pid_t)pid, &ppid, &ticks) < 0)
+            continue;
+        for (unsigned i = 0; i < set->n; i++)
+            if (ppid == set->pid[i])
+                total += ticks;
+    }
+    closedir(d);
     return (int64_t)(total * 1000000u / (uint64_t)(hz > 0 ? hz : 100));
 }
 

@@ -29,6 +29,11 @@ int64_t nwb_procset_pss_kib(const nwb_procset_t *set);
  * resolution); -1 when a process is gone. */
 int64_t nwb_procset_cpu_us(const nwb_procset_t *set);
 
+/* The same, with the CPU time of the set's child processes: those still
+ * running and those exited and waited for (cutime, cstime). Redis forks for
+ * an AOF rewrite; that is Redis' work, not another process's. */
+int64_t nwb_procset_tree_cpu_us(const nwb_procset_t *set);
+
 /* CPU time the whole machine spent busy (/proc/stat: all but idle and
  * iowait, every CPU), in microseconds; -1 when unreadable. */
 int64_t nwb_machine_busy_us(void);

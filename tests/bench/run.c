@@ -257,7 +257,7 @@ static int run_publish(run_t *run)
     busy0 = nwb_machine_busy_us();
     gen0 = nwb_self_cpu_us();
     srv0 = nwb_procset_cpu_us(&run->server);
-    aux0 = nwb_procset_cpu_us(&run->aux);
+    aux0 = nwb_procset_tree_cpu_us(&run->aux);
 
     rc = nwb_pub_run(pub);
     r->pub = *nwb_pub_stats(pub);
@@ -269,7 +269,7 @@ static int run_publish(run_t *run)
     }
 
     srv1 = nwb_procset_cpu_us(&run->server);
-    aux1 = nwb_procset_cpu_us(&run->aux);
+    aux1 = nwb_procset_tree_cpu_us(&run->aux);
     gen1 = nwb_self_cpu_us();
     busy1 = nwb_machine_busy_us();
     t1 = nwb_now_ns();
