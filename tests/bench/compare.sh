@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Newswire against nchan on this machine, one after the other, with the same
-# load generator (nwbench) and the same loads:
+# Newswire against nchan on this machine, each load on one then the other
+# (both servers up, the one not measured idle), with the same load generator
+# (nwbench) and the same loads; (a), (b) and (c) three times each way, the
+# medians count:
 #   (a) 1 topic x 10,000 subscribers x 100 items, as fast as possible
 #   (b) the same at 10 items/s (latency)
 #   (c) 1,000 topics x 10,000 subscribers, 10,000 items as fast as possible
@@ -14,7 +16,7 @@
 #
 # Needs root the first time (apt-get: the build dependencies, nginx-light,
 # libnginx-mod-nchan, gnuplot-nox). Builds Newswire (Release) in build-bench/.
-# Takes 3-5 minutes (plus the build). Stops everything it started, whatever happens.
+# Takes 5-7 minutes (plus the build). Stops everything it started, whatever happens.
 #
 # Environment:
 #   NEWSWIRED=PATH      measure this newswired binary instead of build-bench's
@@ -23,6 +25,8 @@
 #   NW_BENCH_DOCS=0     print the table only, leave docs/ alone
 #   NW_BENCH_WAIT_QUIET=S  wait up to S seconds (default 60) for the CPU to be
 #                       idle (<= 10% busy) before starting
+#   NW_BENCH_REPS=N     runs of (a), (b) and (c) on each system, alternating
+#                       (default 3; the median of each figure counts)
 #   NW_BENCH_TRIES=N    attempts at a run during which other processes took
 #                       more than 15% of a CPU (default 2; the quietest counts)
 #   NW_BENCH_NICE=N     nice level of the servers and the generator (default
@@ -43,6 +47,7 @@ if [ "$quick" = 1 ]; then
 else
     SUBS=10000 ITEMS=100 TOPICS=1000 TOPIC_ITEMS=10000 IDLE=30000 INGEST=20000 LAT_SUBS="1000 5000"
 fi
+REPS=${NW_BENCH_REPS:-3}   # runs of (a), (b), (c) on each system, alternating
 TRIES=${NW_BENCH_TRIES:-2} # attempts at a run disturbed by other processes
 NOISE_MAX=0.15             # ... taking more than this share of one CPU
 BODY=512       # publish body bytes for (a)-(c): a short news alert
@@ -283,12 +288,55 @@ run() {
     sleep 1 # let the server close the previous run's connections
 }
 
+# median_of NAME N: $work/NAME from the RESULT lines of NAME.1 .. NAME.N:
+# the median of each figure; the worst of each check (lost, duplicated,
+# misrouted, errors: the largest; ok: the smallest); memory per connection
+# from the first run, the one on a fresh server.
+median_of() {
+    local name=$1 n=$2 i files=()
+    for ((i = 1; i <= n; i++)); do files+=("$work/$name.$i"); done
+    awk '
+        function isnum(v) { return v ~ /^-?[0-9]+(\.[0-9]+)?$/ }
+        FNR == 1 { f++ }
+        {
+            for (i = 2; i <= NF; i++) {
+                p = index($i, "="); k = substr($i, 1, p - 1)
+                if (f == 1) order[++nk] = k
+                val[k, f] = substr($i, p + 1)
+            }
+        }
+        END {
+            line = "RESULT"
+            for (j = 1; j <= nk; j++) {
+                k = order[j]; v = val[k, 1]
+                if (k ~ /^(rss_kib_per_conn|pss_kib_per_conn|server_cpu_us_per_conn)$/ || !isnum(v)) {
+                } else if (k ~ /^(lost|dup|misrouted|foreign|unacked|disconnects|errors|pub_errors|failed)$/) {
+                    for (x = 2; x <= f; x++) if (val[k, x] + 0 > v + 0) v = val[k, x]
+                } else if (k == "ok") {
+                    for (x = 2; x <= f; x++) if (val[k, x] + 0 < v + 0) v = val[k, x]
+                } else {
+                    for (x = 1; x <= f; x++) a[x] = val[k, x] + 0
+                    for (x = 2; x <= f; x++)
+                        for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+                    v = f % 2 ? a[(f + 1) / 2] : (a[f / 2] + a[f / 2 + 1]) / 2
+                }
+                line = line " " k "=" v
+            }
+            print line
+        }' "${files[@]}" >"$work/$name"
+}
+
 # get NAME KEY: a value of NAME's RESULT line (empty when absent).
 get() {
     sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$work/$1" 2>/dev/null
 }
 
-# --- Newswire ----------------------------------------------------------------
+# --- the loads -----------------------------------------------------------------
+
+# Both servers run side by side, each idle while the other is measured, and
+# the loads alternate between them: the machine's speed drifts over minutes
+# (by up to half here), so a ratio is only fair between runs close in time.
+# (a), (b) and (c) are run REPS times each way; their figures are medians.
 
 say "newswired: $NEWSWIRED"
 ws=$(free_port)
@@ -297,18 +345,40 @@ start_newswired "$ws" "$api" "$work/newswired.log"
 check_owner "$ws" "$nw_pid"
 nw=(--target newswire --ws "127.0.0.1:$ws" --api "127.0.0.1:$api" --server-pid "$nw_pid"
     --aux-pid "$redis_pid")
-run nw_a "${nw[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
-run nw_b "${nw[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
-run nw_c "${nw[@]}" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
-for n in $LAT_SUBS; do
-    run "nw_l$n" "${nw[@]}" -n "$n" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
+port=$(free_port)
+start_nchan "$port" "$work/nchan"
+check_owner "$port" $(pgrep -P "$nchan_pid") "$nchan_pid"
+nc=(--target nchan --ws "127.0.0.1:$port" --server-pid "$nchan_pid" --server-children)
+
+# both NAME nwbench-args...: the load against Newswire (nw_NAME), then nchan
+# (nc_NAME).
+both() {
+    local name=$1
+    shift
+    run "nw_$name" "${nw[@]}" "$@"
+    run "nc_$name" "${nc[@]}" "$@"
+}
+
+# Memory per connection comes from the first run of (a), on fresh servers.
+for ((r = 1; r <= REPS; r++)); do
+    both "a.$r" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
+    both "b.$r" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
+    both "c.$r" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
 done
-run nw_e "${nw[@]}" --mode ingest -m "$INGEST" -s "$INGEST_BODY" -p 4
+for t in a b c; do
+    for sys in nw nc; do median_of "${sys}_$t" "$REPS"; done
+done
+for n in $LAT_SUBS; do
+    both "l$n" -n "$n" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
+done
+both e --mode ingest -m "$INGEST" -s "$INGEST_BODY" -p 4
 stop_all_newswired
+stop_nginx "$work/nchan"
 
 # (d): 30,000 connections do not fit in one process (20,000 open files):
 # two newswired share one gateway port through SO_REUSEPORT; the kernel
-# spreads the connections over their four listening sockets.
+# spreads the connections over their four listening sockets. Fresh
+# instances of both, one after the other.
 ws=$(free_port)
 api1=$(free_port)
 api2=$(free_port)
@@ -323,22 +393,7 @@ stop_all_newswired
 stop_pid "$redis_pid"
 pids=()
 
-# --- nchan ---------------------------------------------------------------------
-
-port=$(free_port)
-start_nchan "$port" "$work/nchan"
-check_owner "$port" $(pgrep -P "$nchan_pid") "$nchan_pid"
-nc=(--target nchan --ws "127.0.0.1:$port" --server-pid "$nchan_pid" --server-children)
-run nc_a "${nc[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
-run nc_b "${nc[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
-run nc_c "${nc[@]}" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
-for n in $LAT_SUBS; do
-    run "nc_l$n" "${nc[@]}" -n "$n" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
-done
-run nc_e "${nc[@]}" --mode ingest -m "$INGEST" -s "$INGEST_BODY" -p 4
-stop_nginx "$work/nchan"
-
-# (d) on a fresh instance, as for Newswire: 2 workers of 19,900 connections.
+# (d) for nchan: 2 workers of 19,900 connections.
 port=$(free_port)
 start_nchan "$port" "$work/nchan-d"
 check_owner "$port" $(pgrep -P "$nchan_pid") "$nchan_pid"
@@ -552,9 +607,14 @@ the publishing rate). (b) shows the latency of a steady flow.
 
 ## What is measured
 
-Both servers run alone on the machine in turn, on loopback, with the load
+Both servers run on the machine at once, on loopback, with the load
 generator \`nwbench\` (\`tests/bench/\`, C, epoll, its own RFC 6455 client)
-on the same two cores.
+on the same two cores; each load runs on one, then on the other, while the
+other is idle, so that the two runs of a pair are close in time (the
+machine's speed drifts over minutes). (a), (b) and (c) run $REPS times each
+way, alternating; the table holds the median of each figure over those runs
+(the worst for the loss checks; memory per connection from the first run,
+on fresh servers). (d) runs on fresh instances of each, one after the other.
 
 - **deliveries/s**: items received by all subscribers, from the first
   publish sent to the last frame received. In (b) it is bounded by the
