@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -307,119 +306,11 @@ static int send_frame(nw_session_t *s, nw_frame_t *f)
     return n;
 }
 
-/* One direct write: the frames (each framed in its own headroom, so that
- * header and payload are one piece) and a ping ahead of them. */
-typedef struct {
-    struct iovec iov[NW_WRITE_BATCH + 1];
-    nw_frame_t *frames[NW_WRITE_BATCH];
-    int niov, nframes;
-    size_t bytes;
-} direct_batch_t;
-
-/* Hands bytes to lws, which keeps what the socket does not take and sends
- * it before anything else (its own control frames included). lws is given
- * them from env->wbuf, which has the LWS_PRE headroom lws_write() wants. */
-static int lws_keep(nw_session_t *s, const unsigned char *p, size_t len)
-{
-    unsigned char *buf = s->env->wbuf + LWS_PRE;
-
-    while (len > 0) {
-        size_t n = len < NW_COALESCE_BYTES ? len : NW_COALESCE_BYTES;
-
-        memcpy(buf, p, n);
-        if (lws_write(s->wsi, buf, n, LWS_WRITE_RAW) < (int)n)
-            return -1;
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
-/* Sends the batch with one sendmsg(), no copy. What the socket does not
- * take goes to lws (lws_keep()); while lws holds bytes, everything goes
- * through it, in order. Releases the batch's frames. */
-static int direct_send(nw_session_t *s, direct_batch_t *b)
-{
-    struct msghdr mh = {.msg_iov = b->iov, .msg_iovlen = (size_t)b->niov};
-    ssize_t sent = 0;
-    int rc = 0;
-
-    if (!s->lws_pending) {
-        sent = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                rc = -1;
-            sent = 0;
-        }
-    }
-    for (int i = 0; rc == 0 && i < b->niov; i++) {
-        size_t len = b->iov[i].iov_len;
-
-        if ((size_t)sent >= len) {
-            sent -= (ssize_t)len;
-            continue;
-        }
-        rc = lws_keep(s, (const unsigned char *)b->iov[i].iov_base + sent, len - (size_t)sent);
-        sent = 0;
-        s->lws_pending = true;
-    }
-    if (s->lws_pending && rc == 0)
-        s->lws_pending = lws_partial_buffered(s->wsi);
-    for (int i = 0; i < b->nframes; i++)
-        nw_frame_unref(b->frames[i]);
-    b->niov = b->nframes = 0;
-    b->bytes = 0;
-    return rc;
-}
-
-/* write_queued() for a direct session: up to NW_WRITE_BATCH frames in
- * writes of at most NW_COALESCE_BYTES (a bigger frame alone). */
-static int write_direct(nw_session_t *s, unsigned *written)
-{
-    static const unsigned char ping[6] = {0x89, 0x04, 'n', 'w', 'k', 'a'};
-    direct_batch_t b;
-    int64_t now_ms = 0;
-    bool err = false;
-    nw_frame_t *f;
-
-    b.niov = b.nframes = 0;
-    b.bytes = 0;
-    if (s->ping_due) {
-        /* ahead of the queue, with a payload: lws 4.1 hands an empty pong
-         * to nobody */
-        b.iov[b.niov++] = (struct iovec){.iov_base = (void *)ping, .iov_len = sizeof(ping)};
-        b.bytes = sizeof(ping);
-        s->ping_due = false;
-    }
-    while (*written < NW_WRITE_BATCH && (f = next_frame(s, &now_ms, &err)) != NULL) {
-        unsigned char h[10];
-        size_t hl = ws_header(f, h);
-
-        (*written)++;
-        if (b.niov > 0 && b.bytes + hl + f->len > NW_COALESCE_BYTES && direct_send(s, &b) < 0) {
-            nw_frame_unref(f);
-            return -1;
-        }
-        /* frames belong to this thread, and every session writes the same
-         * header into a frame's headroom */
-        memcpy(f->payload - hl, h, hl);
-        b.iov[b.niov++] = (struct iovec){.iov_base = f->payload - hl, .iov_len = hl + f->len};
-        b.frames[b.nframes++] = f;
-        b.bytes += hl + f->len;
-        if (s->lws_pending)
-            break;
-    }
-    if (b.niov > 0 && direct_send(s, &b) < 0)
-        return -1;
-    return err ? -1 : 0;
-}
-
 /* Writes up to NW_WRITE_BATCH queued frames: several small ones are framed
  * into env->wbuf and go out in one send(); one alone, or a big one, from
  * its own storage. Stops early when lws had to buffer part of a send (the
  * socket is full: the writeable callback continues). Counts frames in
- * *written. Returns 0, or -1 when the connection is broken. Direct
- * sessions: write_direct(). */
+ * *written. Returns 0, or -1 when the connection is broken. */
 static int write_queued(nw_session_t *s, unsigned *written)
 {
     unsigned char *buf = s->env->wbuf != NULL ? s->env->wbuf + LWS_PRE : NULL;
@@ -428,8 +319,6 @@ static int write_queued(nw_session_t *s, unsigned *written)
     bool err = false;
     nw_frame_t *f;
 
-    if (s->direct)
-        return write_direct(s, written);
     if (s->ping_due && buf != NULL) {
         /* a ping ahead of the queue, with a payload: lws 4.1 hands an empty
          * pong to nobody */
@@ -476,8 +365,7 @@ static void flush_session(nw_session_t *s)
 
     if (nw_outq_empty(&s->q))
         return;
-    if (!s->open || s->close_code != 0 || s->replaying ||
-        (s->direct ? s->lws_pending : lws_partial_buffered(s->wsi))) {
+    if (!s->open || s->close_code != 0 || s->replaying || lws_partial_buffered(s->wsi)) {
         want_writeable(s);
         return;
     }
@@ -514,7 +402,6 @@ int nw_session_writeable(nw_session_t *s)
 
     if (s->close_code != 0 && !s->close_flush)
         goto close;
-    s->lws_pending = lws_partial_buffered(s->wsi); /* lws sent all it held first */
     rc = write_queued(s, &written);
     NW_METRIC_ADD1(m->frames_written, written);
     NW_METRIC_ADD1(m->queued_bytes, (int64_t)s->q.bytes - (int64_t)before);
@@ -551,8 +438,6 @@ int nw_session_open(nw_session_t *s, struct lws *wsi, nw_session_env_t *env, nw_
     nw_stream_id_parse(env->last_id, &s->cursor_ms, &s->cursor_seq);
     nw_outq_init(&s->q);
     s->open = true;
-    s->fd = lws_get_socket_fd(wsi);
-    s->direct = fmt != NW_FORMAT_SSE && !lws_is_ssl(wsi) && s->fd >= 0;
     s->last_rx_ms = nw_now_ms();
     s->next = env->head;
     if (env->head != NULL)

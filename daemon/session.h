@@ -72,9 +72,6 @@ typedef struct nw_session_env {
 typedef struct nw_session {
     struct lws *wsi;
     nw_session_env_t *env;
-    int fd;           /* the socket, for direct writes */
-    bool direct;      /* a plain (no TLS) WebSocket: frames go out with sendmsg() */
-    bool lws_pending; /* lws holds bytes of ours not yet sent (direct sessions) */
     struct nw_session *prev, *next;
     uint64_t id;
     nw_format_t fmt;
