@@ -205,8 +205,6 @@ static const char *const static_keys[] = {
     "gateway_epoll",
     "write_now",
     "handoff_queue_events",
-    "ws_ping_interval",
-    "ws_idle_timeout",
     "ws_handshake_timeout",
     "tls_cert",
     "tls_key",

@@ -5,6 +5,7 @@ another, well-behaved session on the same daemon keeps receiving items."""
 
 import http.client
 import json
+import signal
 import socket
 import time
 
@@ -241,6 +242,35 @@ def test_idle_client_that_never_answers_pings_is_dropped(limited):
     w.publish_and_expect()
     wait_until(lambda: sessions_open(d) == 1, what="the idle session released")
     assert closes(d, "idle_timeout") == 1
+
+
+def test_reload_changes_ping_interval_and_idle_timeout_of_open_sessions(limited, tmp_path):
+    """ws_ping_interval and ws_idle_timeout apply after a SIGHUP, to sessions
+    already open: one gateway sweep reads them (no timer per connection)."""
+    from security_helpers import write_config
+
+    cfg = write_config(tmp_path / "keepalive.conf",
+                       head="ws_ping_interval = 30s\nws_idle_timeout = 75s\n")
+    d, w = limited("--config", str(cfg))
+    s = raw_open(d)  # reads, never answers a ping, never sends anything
+    with pytest.raises(TimeoutError):
+        s.recv_frame(1.5)  # no ping within 1.5 s under the 30 s interval
+    n = d.log().count("configuration reloaded")
+    write_config(cfg, head="ws_ping_interval = 1s\nws_idle_timeout = 3s\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: d.log().count("configuration reloaded") == n + 1, what="reload logged")
+    kept = [line for line in d.log().splitlines() if "need a restart" in line]
+    assert not [line for line in kept if "ws_ping_interval" in line or "ws_idle_timeout" in line], kept
+    t0 = time.monotonic()
+    code, reason, frames = s.read_until_close(timeout=12)
+    elapsed = time.monotonic() - t0
+    assert [f for f in frames if f[1] == OP_PING], f"no ping after the reload: {frames}"
+    assert s.wait_eof(8), "the idle client was not dropped after the reload"
+    assert elapsed <= 8, f"dropped {elapsed:.1f}s after the reload (ws_idle_timeout=3s)"
+    s.close()
+    # the watcher answers the pings and stays
+    w.publish_and_expect()
+    wait_until(lambda: closes(d, "idle_timeout") == 1, what="idle drop counted")
 
 
 # --------------------------------------------------------------------------
