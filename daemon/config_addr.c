@@ -10,11 +10,15 @@
 
 int nw_config_parse_listen(const char *s, nw_listen_addr_t *out_)
 {
-    nw_listen_addr_t tmp, *out = &tmp; /* *out_ is written only on success */
+    /* *out_ is written only on success; zeroed, so that two parses of one
+     * address compare equal byte for byte (a reload's static-key check) */
+    nw_listen_addr_t tmp, *out = &tmp;
     const char *colon;
     size_t hlen;
     char *end;
     long port;
+
+    memset(&tmp, 0, sizeof(tmp));
 
     if (s[0] == '[') {
         const char *rb = strchr(s, ']');

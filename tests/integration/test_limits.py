@@ -259,8 +259,10 @@ def test_reload_changes_ping_interval_and_idle_timeout_of_open_sessions(limited,
     write_config(cfg, head="ws_ping_interval = 1s\nws_idle_timeout = 3s\n")
     d.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: d.log().count("configuration reloaded") == n + 1, what="reload logged")
+    # nothing changed that needs a restart (listen and api_listen were
+    # reported as changed on every reload until their parse zeroed its result)
     kept = [line for line in d.log().splitlines() if "need a restart" in line]
-    assert not [line for line in kept if "ws_ping_interval" in line or "ws_idle_timeout" in line], kept
+    assert not kept, kept
     t0 = time.monotonic()
     code, reason, frames = s.read_until_close(timeout=12)
     elapsed = time.monotonic() - t0
