@@ -212,6 +212,7 @@ static void gw_wake_cb(nw_gateway_t *gw)
      * given several items gets them in one send(). */
     gw->env.batching = gw->env.write_now;
     while ((n = nw_handoff_drain(gw->handoff, batch, NW_DRAIN_BATCH)) > 0) {
+        gw->env.wake_ms = nw_now_ms(); /* token expiry, for every delivery of the chunk */
         for (size_t i = 0; i < n; i++) {
             gw_dispatch(gw, batch[i]);
             nw_event_unref(batch[i]);
@@ -222,6 +223,7 @@ static void gw_wake_cb(nw_gateway_t *gw)
     /* History answers after the events drained above: an answer covers up
      * to the last event dispatched when its session subscribed, and every
      * later event has reached the session's held queue by now. */
+    gw->env.wake_ms = nw_now_ms();
     while (replies != NULL) {
         nw_hist_req_t *req = replies;
         replies = req->next;
@@ -387,8 +389,6 @@ static int gw_serve_static(nw_gateway_t *gw, struct lws *wsi, const char *path)
 
 static void gw_session_closed(nw_gateway_t *gw, nw_session_t *s)
 {
-    if (s->idle_dropped && s->fmt != NW_FORMAT_SSE)
-        NW_METRIC_INC1(gw->metrics->closes[NW_CLOSE_IDLE]);
     nw_session_closed(s);
     gw->nsessions--;
     if (gw->env.shutting_down && gw->env.head == NULL)

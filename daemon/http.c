@@ -43,14 +43,6 @@
 
 static void conn_process(nw_http_conn_t *c);
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static struct timeval ms_to_tv(unsigned ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -301,7 +293,7 @@ static void conn_on_head(nw_http_conn_t *c)
     NW_ASSERT(nw_http_head_parser_take(c->parser, h) == 0);
     c->have_head = true;
     c->head_timer = false;
-    c->start_ms = now_ms();
+    c->start_ms = (uint64_t)nw_mono_ms();
     if (h->expect == NW_HTTP_EXPECT_OTHER) {
         conn_fail(c, 417, "unsupported expectation");
         return;

@@ -325,15 +325,13 @@ void nw_http_req_add_header(nw_http_req_t *req, const char *name, const char *va
  * (/v1/...), debug for probes (/healthz, /readyz, /metrics). */
 static void access_log(const nw_http_req_t *req, int status, size_t len)
 {
-    struct timespec ts;
     uint64_t now;
     char qpath[300];
     nw_log_level_t level = strncmp(req->path, "/v1/", 4) == 0 ? NW_LOG_INFO : NW_LOG_DEBUG;
 
     if ((int)level < nw_log_level_get())
         return;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    now = (uint64_t)nw_mono_ms();
     nw_log_write(level, "access", "request",
                  "method=%s path=%s status=%d bytes=%zu ms=%llu peer=%s", nw_http_req_method(req),
                  nw_log_quote(req->path, qpath, sizeof(qpath)), status, len,

@@ -188,16 +188,30 @@ static void header(struct evbuffer *out, const char *name, const char *type, con
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample without labels: a counter (single_u) or a gauge
+ * that is a signed sum over gateway threads (single_i). */
+static void single_u(struct evbuffer *out, const char *name, const char *type, const char *help,
+                     uint64_t v)
+{
+    header(out, name, type, help);
+    evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void single_i(struct evbuffer *out, const char *name, const char *type, const char *help,
+                     int64_t v)
+{
+    header(out, name, type, help);
+    evbuffer_add_printf(out, "%s %lld\n", name, (long long)v);
+}
+
 /* The high-availability families: Sentinel, replicated acknowledgements,
  * wire resynchronisation after a failover. */
 static void render_ha(const nw_metrics_t *m, struct evbuffer *out)
 {
     static const char *const waits[] = {"acknowledged", "short", "failed"};
 
-    header(out, "newswire_redis_failovers_total", "counter",
-           "Master changes followed through Sentinel.");
-    evbuffer_add_printf(out, "newswire_redis_failovers_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->redis_failovers));
+    single_u(out, "newswire_redis_failovers_total", "counter",
+             "Master changes followed through Sentinel.", NW_METRIC_GET(m->redis_failovers));
     header(out, "newswire_sentinel_queries_total", "counter",
            "Sentinel queries for the master's address, by result.");
     evbuffer_add_printf(out, "newswire_sentinel_queries_total{result=\"ok\"} %llu\n",
@@ -210,15 +224,13 @@ static void render_ha(const nw_metrics_t *m, struct evbuffer *out)
     for (size_t i = 0; i < NW_ARRAY_LEN(waits); i++)
         evbuffer_add_printf(out, "newswire_ack_waits_total{result=\"%s\"} %llu\n", waits[i],
                             (unsigned long long)NW_METRIC_GET(m->ack_waits[i]));
-    header(out, "newswire_wire_resyncs_total", "counter",
-           "Wire tail reconnects that found the wire diverged from what it had delivered "
-           "(failover to a replica that missed writes).");
-    evbuffer_add_printf(out, "newswire_wire_resyncs_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->wire_resyncs));
-    header(out, "newswire_wire_resync_missed_total", "counter",
-           "Entries found behind the tail's cursor after a failover, delivered late.");
-    evbuffer_add_printf(out, "newswire_wire_resync_missed_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->wire_resync_missed));
+    single_u(out, "newswire_wire_resyncs_total", "counter",
+             "Wire tail reconnects that found the wire diverged from what it had delivered "
+             "(failover to a replica that missed writes).",
+             NW_METRIC_GET(m->wire_resyncs));
+    single_u(out, "newswire_wire_resync_missed_total", "counter",
+             "Entries found behind the tail's cursor after a failover, delivered late.",
+             NW_METRIC_GET(m->wire_resync_missed));
 }
 
 int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
@@ -248,48 +260,36 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     for (unsigned i = 0; i < NW_EVENT_KINDS; i++)
         evbuffer_add_printf(out, "newswire_wire_events_total{kind=\"%s\"} %llu\n", kind_names[i],
                             (unsigned long long)NW_METRIC_GET(m->wire_events[i]));
-    header(out, "newswire_wire_decode_errors_total", "counter",
-           "Wire entries that could not be decoded (skipped).");
-    evbuffer_add_printf(out, "newswire_wire_decode_errors_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->wire_decode_errors));
-    header(out, "newswire_wire_backpressure_total", "counter",
-           "Times the wire tail paused because a gateway queue was full.");
-    evbuffer_add_printf(out, "newswire_wire_backpressure_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->wire_backpressure_pauses));
-    header(out, "newswire_wire_batch_waits_total", "counter",
-           "Times the wire tail waited wire_batch_wait before its next read (under load).");
-    evbuffer_add_printf(out, "newswire_wire_batch_waits_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->wire_batch_waits));
+    single_u(out, "newswire_wire_decode_errors_total", "counter",
+             "Wire entries that could not be decoded (skipped).",
+             NW_METRIC_GET(m->wire_decode_errors));
+    single_u(out, "newswire_wire_backpressure_total", "counter",
+             "Times the wire tail paused because a gateway queue was full.",
+             NW_METRIC_GET(m->wire_backpressure_pauses));
+    single_u(out, "newswire_wire_batch_waits_total", "counter",
+             "Times the wire tail waited wire_batch_wait before its next read (under load).",
+             NW_METRIC_GET(m->wire_batch_waits));
 
-    header(out, "newswire_embargo_released_total", "counter",
-           "Embargoed items this instance released to the wire.");
-    evbuffer_add_printf(out, "newswire_embargo_released_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->embargo_released));
-    header(out, "newswire_history_replays_total", "counter", "Resumes replayed from the wire.");
-    evbuffer_add_printf(out, "newswire_history_replays_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->history_replays));
-    header(out, "newswire_history_replayed_events_total", "counter",
-           "Events sent by resume replays (after collapse).");
-    evbuffer_add_printf(out, "newswire_history_replayed_events_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->history_replayed_events));
-    header(out, "newswire_history_errors_total", "counter",
-           "Resume or recent-items requests that failed (Redis unavailable).");
-    evbuffer_add_printf(out, "newswire_history_errors_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->history_errors));
-    header(out, "newswire_redis_reconnects_total", "counter", "Redis connections (re)established.");
-    evbuffer_add_printf(out, "newswire_redis_reconnects_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->redis_reconnects));
-    header(out, "newswire_redis_errors_total", "counter",
-           "Redis commands that failed (error reply, lost connection or timeout).");
-    evbuffer_add_printf(out, "newswire_redis_errors_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->redis_errors));
-    header(out, "newswire_redis_timeouts_total", "counter", "Redis commands that timed out.");
-    evbuffer_add_printf(out, "newswire_redis_timeouts_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->redis_timeouts));
-    header(out, "newswire_redis_noscript_total", "counter",
-           "NOSCRIPT answers (the script was sent again).");
-    evbuffer_add_printf(out, "newswire_redis_noscript_total %llu\n",
-                        (unsigned long long)NW_METRIC_GET(m->redis_noscript));
+    single_u(out, "newswire_embargo_released_total", "counter",
+             "Embargoed items this instance released to the wire.",
+             NW_METRIC_GET(m->embargo_released));
+    single_u(out, "newswire_history_replays_total", "counter", "Resumes replayed from the wire.",
+             NW_METRIC_GET(m->history_replays));
+    single_u(out, "newswire_history_replayed_events_total", "counter",
+             "Events sent by resume replays (after collapse).",
+             NW_METRIC_GET(m->history_replayed_events));
+    single_u(out, "newswire_history_errors_total", "counter",
+             "Resume or recent-items requests that failed (Redis unavailable).",
+             NW_METRIC_GET(m->history_errors));
+    single_u(out, "newswire_redis_reconnects_total", "counter",
+             "Redis connections (re)established.", NW_METRIC_GET(m->redis_reconnects));
+    single_u(out, "newswire_redis_errors_total", "counter",
+             "Redis commands that failed (error reply, lost connection or timeout).",
+             NW_METRIC_GET(m->redis_errors));
+    single_u(out, "newswire_redis_timeouts_total", "counter", "Redis commands that timed out.",
+             NW_METRIC_GET(m->redis_timeouts));
+    single_u(out, "newswire_redis_noscript_total", "counter",
+             "NOSCRIPT answers (the script was sent again).", NW_METRIC_GET(m->redis_noscript));
 
     render_ha(m, out);
 
@@ -304,34 +304,27 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     header(out, "newswire_sessions_opened_total", "counter", "Sessions opened.");
     evbuffer_add_printf(out, "newswire_sessions_opened_total{transport=\"ws\"} %lld\n",
                         (long long)GW_SUM(m, sessions_opened));
-    header(out, "newswire_subscriptions", "gauge", "Subscriptions (topic patterns) held.");
-    evbuffer_add_printf(out, "newswire_subscriptions %lld\n", (long long)GW_SUM(m, subscriptions));
-    header(out, "newswire_queued_bytes", "gauge", "Bytes queued in session output queues.");
-    evbuffer_add_printf(out, "newswire_queued_bytes %lld\n", (long long)GW_SUM(m, queued_bytes));
-    header(out, "newswire_deliveries_total", "counter", "Item frames queued to sessions.");
-    evbuffer_add_printf(out, "newswire_deliveries_total %lld\n", (long long)GW_SUM(m, deliveries));
-    header(out, "newswire_frames_written_total", "counter", "Frames written to sockets.");
-    evbuffer_add_printf(out, "newswire_frames_written_total %lld\n",
-                        (long long)GW_SUM(m, frames_written));
-    header(out, "newswire_gateway_events_total", "counter",
-           "Wire events dispatched, summed over gateway threads.");
-    evbuffer_add_printf(out, "newswire_gateway_events_total %lld\n", (long long)GW_SUM(m, events));
-    header(out, "newswire_client_errors_total", "counter",
-           "Error frames sent for invalid client messages.");
-    evbuffer_add_printf(out, "newswire_client_errors_total %lld\n",
-                        (long long)GW_SUM(m, client_errors));
-    header(out, "newswire_handshakes_rejected_total", "counter",
-           "WebSocket handshakes refused (wrong path, shutting down).");
-    evbuffer_add_printf(out, "newswire_handshakes_rejected_total %lld\n",
-                        (long long)GW_SUM(m, rejected_handshakes));
-    header(out, "newswire_handshake_timeouts_total", "counter",
-           "Connections dropped after ws_handshake_timeout without a complete request head.");
-    evbuffer_add_printf(out, "newswire_handshake_timeouts_total %lld\n",
-                        (long long)GW_SUM(m, handshake_timeouts));
-    header(out, "newswire_handshake_aborts_total", "counter",
-           "Connections the client closed before sending a complete request head.");
-    evbuffer_add_printf(out, "newswire_handshake_aborts_total %lld\n",
-                        (long long)GW_SUM(m, handshake_aborts));
+    single_i(out, "newswire_subscriptions", "gauge", "Subscriptions (topic patterns) held.",
+             GW_SUM(m, subscriptions));
+    single_i(out, "newswire_queued_bytes", "gauge", "Bytes queued in session output queues.",
+             GW_SUM(m, queued_bytes));
+    single_i(out, "newswire_deliveries_total", "counter", "Item frames queued to sessions.",
+             GW_SUM(m, deliveries));
+    single_i(out, "newswire_frames_written_total", "counter", "Frames written to sockets.",
+             GW_SUM(m, frames_written));
+    single_i(out, "newswire_gateway_events_total", "counter",
+             "Wire events dispatched, summed over gateway threads.", GW_SUM(m, events));
+    single_i(out, "newswire_client_errors_total", "counter",
+             "Error frames sent for invalid client messages.", GW_SUM(m, client_errors));
+    single_i(out, "newswire_handshakes_rejected_total", "counter",
+             "WebSocket handshakes refused (wrong path, shutting down).",
+             GW_SUM(m, rejected_handshakes));
+    single_i(out, "newswire_handshake_timeouts_total", "counter",
+             "Connections dropped after ws_handshake_timeout without a complete request head.",
+             GW_SUM(m, handshake_timeouts));
+    single_i(out, "newswire_handshake_aborts_total", "counter",
+             "Connections the client closed before sending a complete request head.",
+             GW_SUM(m, handshake_aborts));
 
     header(out, "newswire_handshakes_refused_total", "counter",
            "WebSocket upgrades refused, by reason.");
@@ -342,10 +335,9 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
         evbuffer_add_printf(out, "newswire_handshakes_refused_total{reason=\"%s\"} %lld\n",
                             refuse_names[r], (long long)s);
     }
-    header(out, "newswire_subscriptions_forbidden_total", "counter",
-           "Subscriptions refused because no public pattern or token grant covers them.");
-    evbuffer_add_printf(out, "newswire_subscriptions_forbidden_total %lld\n",
-                        (long long)GW_SUM(m, forbidden));
+    single_i(out, "newswire_subscriptions_forbidden_total", "counter",
+             "Subscriptions refused because no public pattern or token grant covers them.",
+             GW_SUM(m, forbidden));
     header(out, "newswire_delivery_latency_seconds", "histogram",
            "Time from ingest (or embargo release) to the socket, live items, by urgency.");
     render_latency(m, out);

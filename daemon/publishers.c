@@ -121,14 +121,6 @@ bool nw_publishers_is_admin(const nw_publishers_t *p, const char *who)
     return false;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 nw_pub_verdict_t nw_publishers_admit(nw_publishers_t *p, const char *who,
                                      const nw_topic_list_t *list, const char **topic,
                                      unsigned *retry_s)
@@ -153,7 +145,7 @@ nw_pub_verdict_t nw_publishers_admit(nw_publishers_t *p, const char *who,
             return NW_PUB_FORBIDDEN;
         }
     }
-    now = mono_ms();
+    now = (uint64_t)nw_mono_ms();
     if (pub->last_ms != 0)
         pub->tokens += (double)(now - pub->last_ms) * pub->rate / 1000.0;
     pub->last_ms = now;

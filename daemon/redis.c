@@ -39,7 +39,6 @@ struct nw_redis {
     struct event *connect_ev;  /* connect + handshake timeout */
     struct event *teardown_ev; /* deferred redisAsyncFree (never inside a hiredis callback) */
     struct event *flush_ev;    /* writes queued commands at the end of this loop turn */
-    bool flush_pending;
 
     nw_redis_script_t *scripts[NW_REDIS_MAX_SCRIPTS];
     size_t nscripts;
@@ -225,10 +224,7 @@ static int cmd_send(nw_redis_t *r, cmd_t *cmd, unsigned timeout_ms, int argc, co
     tv.tv_sec = timeout_ms / 1000;
     tv.tv_usec = (timeout_ms % 1000) * 1000;
     evtimer_add(cmd->timer, &tv);
-    if (!r->flush_pending) {
-        r->flush_pending = true;
-        event_active(r->flush_ev, EV_TIMEOUT, 1);
-    }
+    event_active(r->flush_ev, EV_TIMEOUT, 1); /* once per turn: already active is a no-op */
     return 0;
 }
 
@@ -242,7 +238,6 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     nw_redis_t *r = arg;
     int flags = r->ac != NULL ? r->ac->c.flags : 0;
 
-    r->flush_pending = false;
     if ((flags & REDIS_CONNECTED) && !(flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
         redisAsyncHandleWrite(r->ac);
 }

@@ -133,8 +133,9 @@ static void close_slow(nw_session_t *s, nw_outq_result_t r)
 }
 
 /* Closes a session whose token expired (4002); true when it did. Checked
- * by the keepalive sweep and before each delivery, so that nothing goes out
- * after the expiry even between two sweeps. */
+ * by the keepalive sweep and before each delivery (against env->wake_ms,
+ * read once per dispatch chunk rather than per delivery), so that
+ * nothing goes out after the expiry even between two sweeps. */
 static bool token_expired(nw_session_t *s, int64_t now_ms)
 {
     if (s->grant == NULL || now_ms < s->grant->exp_ms || s->close_code != 0)
@@ -148,7 +149,7 @@ void nw_session_deliver(nw_session_t *s, const nw_event_t *ev, nw_frame_t *f)
 {
     nw_outq_result_t r;
 
-    if (s->close_code != 0 || (s->grant != NULL && token_expired(s, nw_now_ms())))
+    if (s->close_code != 0 || (s->grant != NULL && token_expired(s, s->env->wake_ms)))
         return;
     if (s->skipping) {
         if (nw_event_id_cmp(ev, s->skip_ms, s->skip_seq) <= 0)
@@ -505,15 +506,22 @@ static bool sse_client_gone(nw_session_t *s)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* Drops the connection without a close frame, once lws gets back to it
+ * (the sweep goes on over the session list meanwhile). */
+static void keepalive_drop(nw_session_t *s, const char *why, int64_t silent_ms)
+{
+    nw_log(NW_LOG_DEBUG, "session", why, "session=%u-%llu silent_ms=%lld", s->env->gateway_id,
+           (unsigned long long)s->id, (long long)silent_ms);
+    s->dropping = true;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 /* An event stream: a client that hung up is dropped (lws would not notice,
  * see want_writeable()); a heartbeat comment is due every sse_heartbeat. */
 static void sse_keepalive(nw_session_t *s, int64_t now_ms)
 {
     if (sse_client_gone(s)) {
-        nw_log(NW_LOG_DEBUG, "session", "event stream client gone", "session=%u-%llu",
-               s->env->gateway_id, (unsigned long long)s->id);
-        s->idle_dropped = true;
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        keepalive_drop(s, "event stream client gone", now_ms - s->last_rx_ms);
         return;
     }
     if (s->close_code == 0 && now_ms >= s->heartbeat_ms) {
@@ -528,7 +536,7 @@ void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
     const nw_config_t *cfg = s->env->cfg;
     int64_t silent = now_ms - s->last_rx_ms;
 
-    if (!s->open || s->idle_dropped || token_expired(s, now_ms))
+    if (!s->open || s->dropping || token_expired(s, now_ms))
         return;
     if (s->fmt == NW_FORMAT_SSE) {
         sse_keepalive(s, now_ms);
@@ -537,10 +545,8 @@ void nw_session_keepalive(nw_session_t *s, int64_t now_ms)
     if (s->close_code != 0 || s->peer_closed)
         return;
     if (silent >= (int64_t)cfg->ws_idle_timeout_ms) {
-        nw_log(NW_LOG_DEBUG, "session", "idle: dropped", "session=%u-%llu silent_ms=%lld",
-               s->env->gateway_id, (unsigned long long)s->id, (long long)silent);
-        s->idle_dropped = true;
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        NW_METRIC_INC1(s->env->metrics->closes[NW_CLOSE_IDLE]);
+        keepalive_drop(s, "idle: dropped", silent);
         return;
     }
     if (silent >= (int64_t)cfg->ws_ping_interval_ms &&

@@ -55,6 +55,7 @@ typedef struct nw_session_env {
     uint16_t shutdown_code;   /* close code sent when shutting down */
     bool write_now;           /* write queued items at the end of each dispatch batch */
     bool batching;            /* a dispatch batch is running: deliveries mark sessions dirty */
+    int64_t wake_ms;          /* Unix ms at the start of the dispatch chunk (gw_wake_cb) */
     struct nw_session *dirty; /* sessions given items in this batch (dirty_next list) */
     unsigned char *wbuf;      /* LWS_PRE + NW_COALESCE_BYTES: frames coalesced into one send */
 
@@ -99,7 +100,7 @@ typedef struct nw_session {
     int64_t ping_ms;                /* WebSocket: when the last ping was queued */
     bool peer_closed;               /* WebSocket: the client sent a close frame */
     bool ping_due;                  /* WebSocket: a ping goes ahead of the next write */
-    bool idle_dropped;              /* dropped by nw_session_keepalive() */
+    bool dropping;                  /* dropped by nw_session_keepalive(), lws closes it */
     bool skipping;                  /* drop live events up to skip (the client had them) */
     uint64_t skip_ms, skip_seq;
 
@@ -133,8 +134,8 @@ int nw_session_writeable(nw_session_t *s);
 /* The gateway thread's sweep (every second or so) over its sessions. A
  * WebSocket silent for ws_ping_interval is pinged (again each interval while
  * it stays silent), one silent for ws_idle_timeout dropped without a close
- * frame (s->idle_dropped). An event stream whose client hung up is dropped,
- * and gets its heartbeat comment when due. lws 4.1 could time each
+ * frame (counted as idle_timeout). An event stream whose client hung up is
+ * dropped, and gets its heartbeat comment when due. lws 4.1 could time each
  * connection itself (retry policy, lws_set_timer_usecs()), but keeps those
  * timers in one sorted list and inserts each by walking it: O(connections)
  * per accept, per pong, per re-arm. A session whose token expired is closed

@@ -455,12 +455,9 @@ int nw_session_auth(nw_session_t *s, const char *token)
 bool nw_session_rate_take(nw_session_t *s)
 {
     const nw_config_t *cfg = s->env->cfg;
-    struct timespec ts;
-    uint64_t now, cap = (uint64_t)cfg->ws_ops_burst * 1000;
+    uint64_t now = (uint64_t)nw_mono_ms(), cap = (uint64_t)cfg->ws_ops_burst * 1000;
     uint64_t tokens = s->ops_milli;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     if (s->ops_last_ms == 0)
         tokens = cap;
     else

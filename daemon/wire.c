@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -166,14 +165,6 @@ static void wire_consume(nw_wire_t *w, const redisReply *reply)
         w->sink.flush(w->sink.arg);
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Entries in an XREAD reply. */
 static size_t xread_entries(const redisReply *reply)
 {
@@ -194,7 +185,7 @@ static bool wire_should_wait(const nw_wire_t *w, const redisReply *reply)
     int64_t wait = (int64_t)w->cfg->wire_batch_wait_ms * 1000;
     size_t n = xread_entries(reply);
 
-    return wait > 0 && n > 0 && n < w->read_count && now_us() - w->read_at_us < wait;
+    return wait > 0 && n > 0 && n < w->read_count && nw_mono_us() - w->read_at_us < wait;
 }
 
 static void xread_cb(nw_redis_t *r, redisReply *reply, void *arg)
@@ -250,7 +241,7 @@ static void wire_read(nw_wire_t *w)
                           (int)NW_ARRAY_LEN(argv), argv, lens);
     if (rc == 0) {
         w->in_flight = true;
-        w->read_at_us = now_us();
+        w->read_at_us = nw_mono_us();
         w->read_count = NW_MIN(room, (size_t)w->cfg->wire_read_count);
     } else if (rc != -ENOTCONN)
         retry_later(w, NW_WIRE_ERROR_RETRY_MS);

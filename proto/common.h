@@ -36,6 +36,11 @@ typedef struct nw_err {
 /* Unix time in milliseconds (CLOCK_REALTIME). */
 int64_t nw_now_ms(void);
 
+/* Time for intervals and timeouts (CLOCK_MONOTONIC), in microseconds and in
+ * milliseconds. */
+int64_t nw_mono_us(void);
+int64_t nw_mono_ms(void);
+
 /* Fills err (which may be NULL) with field and a printf-style message. */
 void nw_err_set(nw_err_t *err, const char *field, const char *fmt, ...) NW_PRINTF(3, 4);
 
