@@ -58,16 +58,11 @@ static void procset_add(nwb_procset_t *set, pid_t pid)
         set->pid[set->n++] = pid;
 }
 
-int nwb_procset_init(nwb_procset_t *set, const pid_t *pids, unsigned n, bool children)
+/* Calls fn for each live process whose parent is one of parents[0..n), with
+ * its utime + stime in ticks. Returns 0, or -errno when /proc is unreadable. */
+static int for_each_child(const pid_t *parents, unsigned n,
+                          void (*fn)(pid_t pid, uint64_t ticks, void *arg), void *arg)
 {
-    set->n = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (proc_stat_fields(pids[i], NULL, NULL) < 0)
-            return -ESRCH;
-        procset_add(set, pids[i]);
-    }
-    if (!children)
-        return 0;
     DIR *d = opendir("/proc");
     struct dirent *e;
 
@@ -76,16 +71,40 @@ int nwb_procset_init(nwb_procset_t *set, const pid_t *pids, unsigned n, bool chi
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
+        uint64_t ticks;
         pid_t ppid;
 
-        if (*end != '\0' || pid <= 0 || proc_stat_fields((pid_t)pid, &ppid, NULL) < 0)
+        if (*end != '\0' || pid <= 0 || proc_stat_fields((pid_t)pid, &ppid, &ticks) < 0)
             continue;
         for (unsigned i = 0; i < n; i++)
-            if (ppid == pids[i])
-                procset_add(set, (pid_t)pid);
+            if (ppid == parents[i])
+                fn((pid_t)pid, ticks, arg);
     }
     closedir(d);
     return 0;
+}
+
+static void add_child(pid_t pid, uint64_t ticks, void *arg)
+{
+    (void)ticks;
+    procset_add(arg, pid);
+}
+
+static void sum_child(pid_t pid, uint64_t ticks, void *arg)
+{
+    (void)pid;
+    *(uint64_t *)arg += ticks;
+}
+
+int nwb_procset_init(nwb_procset_t *set, const pid_t *pids, unsigned n, bool children)
+{
+    set->n = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (proc_stat_fields(pids[i], NULL, NULL) < 0)
+            return -ESRCH;
+        procset_add(set, pids[i]);
+    }
+    return children ? for_each_child(pids, n, add_child, set) : 0;
 }
 
 /* Value in kB of the line starting with key in a /proc text file. */
@@ -151,29 +170,14 @@ int64_t nwb_procset_tree_cpu_us(const nwb_procset_t *set)
 {
     long hz = sysconf(_SC_CLK_TCK);
     uint64_t ticks, child_ticks, total = 0;
-    DIR *d;
-    struct dirent *e;
 
     for (unsigned i = 0; i < set->n; i++) {
         if (proc_stat_fields3(set->pid[i], NULL, &ticks, &child_ticks) < 0)
             return -1;
         total += ticks + child_ticks;
     }
-    d = opendir("/proc");
-    if (d == NULL)
+    if (for_each_child(set->pid, set->n, sum_child, &total) < 0)
         return -1;
-    while ((e = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        pid_t ppid;
-
-        if (*end != '\0' || pid <= 0 || proc_stat_fields((pid_t)pid, &ppid, &ticks) < 0)
-            continue;
-        for (unsigned i = 0; i < set->n; i++)
-            if (ppid == set->pid[i])
-                total += ticks;
-    }
-    closedir(d);
     return (int64_t)(total * 1000000u / (uint64_t)(hz > 0 ? hz : 100));
 }
 
