@@ -78,12 +78,13 @@ install_bench_deps() {
 install_bench_deps
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNW_BUILD_TESTS=OFF >/dev/null
 if [ -n "${NEWSWIRED:-}" ]; then
-    cmake --build "$build" -j"$(nproc)" --target nwbench >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target nwbench nwfloor >/dev/null
 else
-    cmake --build "$build" -j"$(nproc)" --target newswired nwbench >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target newswired nwbench nwfloor >/dev/null
     NEWSWIRED=$build/daemon/newswired
 fi
 nwbench="$build/tests/bench/nwbench"
+nwfloor="$build/tests/bench/nwfloor"
 [ -x "$NEWSWIRED" ] || die "no newswired at $NEWSWIRED"
 
 # The servers, Redis and the generator (everything started from here on)
@@ -350,6 +351,21 @@ start_nchan "$port" "$work/nchan"
 check_owner "$port" $(pgrep -P "$nchan_pid") "$nchan_pid"
 nc=(--target nchan --ws "127.0.0.1:$port" --server-pid "$nchan_pid" --server-children)
 
+# The floor (tests/bench/floor.c): about the least work a fan-out server
+# can do (no storage, no validation; one frame per publish, written at
+# once), speaking nchan's protocol. What it reaches is what this machine
+# allows any server with the generator on the same cores.
+port=$(free_port)
+"$nwfloor" --listen "127.0.0.1:$port" --threads 2 >"$work/nwfloor.log" 2>&1 &
+floor_pid=$!
+pids+=("$floor_pid")
+for _ in $(seq 50); do
+    [ -n "$(ss -Htln "sport = :$port")" ] && break
+    sleep 0.1
+done
+check_owner "$port" "$floor_pid"
+fl=(--target nchan --ws "127.0.0.1:$port" --server-pid "$floor_pid")
+
 # both NAME nwbench-args...: the load against Newswire (nw_NAME), then nchan
 # (nc_NAME).
 both() {
@@ -362,11 +378,18 @@ both() {
 # Memory per connection comes from the first run of (a), on fresh servers.
 for ((r = 1; r <= REPS; r++)); do
     both "a.$r" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
+    run "fl_a.$r" "${fl[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
     both "b.$r" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
+    run "fl_b.$r" "${fl[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
     both "c.$r" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
+    run "fl_c.$r" "${fl[@]}" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
 done
+stop_pid "$floor_pid"
+keep=()
+for p in "${pids[@]}"; do [ "$p" = "$floor_pid" ] || keep+=("$p"); done
+pids=("${keep[@]}")
 for t in a b c; do
-    for sys in nw nc; do median_of "${sys}_$t" "$REPS"; done
+    for sys in nw nc fl; do median_of "${sys}_$t" "$REPS"; done
 done
 for n in $LAT_SUBS; do
     both "l$n" -n "$n" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
@@ -438,9 +461,9 @@ row() {
     echo "| $test | $sys | $(num "$rate" 0) | $(num "$cpu" 2) | $(num "$gen" 2) | $(num "$lat50" 1) | $(num "$lat99" 1) | $(checks "$n") | $(num "$rss" 2) | $(num "$conn" 0) |"
 }
 
-# ratio_row NW NC: Newswire/nchan for each figure.
+# ratio_row NW NC [LABEL]: NW/NC for each figure (LABEL: Newswire/nchan).
 ratio_row() {
-    local a=$1 b=$2 rate_key=deliveries_per_s
+    local a=$1 b=$2 label=${3:-Newswire/nchan} rate_key=deliveries_per_s
     [ "$(get "$a" mode)" = ingest ] && rate_key=items_per_s
     local r1 r2 r3 r4 r5 r6 r7
     if [ "$(get "$a" mode)" = idle ]; then r1="-" r2="-" r3="-" r4="-" r5="-"; else
@@ -455,7 +478,7 @@ ratio_row() {
         r6=$(ratio "$(get "$a" rss_kib_per_conn)" "$(get "$b" rss_kib_per_conn)")
         r7=$(ratio "$(get "$a" conn_per_s)" "$(get "$b" conn_per_s)") ;;
     esac
-    echo "| | **Newswire/nchan** | **$r1** | **$r2** | **$r3** | **$r4** | **$r5** | | **$r6** | **$r7** |"
+    echo "| | **$label** | **$r1** | **$r2** | **$r3** | **$r4** | **$r5** | | **$r6** | **$r7** |"
 }
 
 # k 30000 -> 30,000
@@ -475,6 +498,10 @@ table="$work/table.md"
         row "$label" Newswire "nw_$t"
         row "" nchan "nc_$t"
         ratio_row "nw_$t" "nc_$t"
+        case $t in a | b | c)
+            row "" "floor (nwfloor)" "fl_$t"
+            ratio_row "fl_$t" "nc_$t" "floor/nchan" ;;
+        esac
     done
 } >"$table"
 
@@ -582,6 +609,8 @@ $cmd              # or: cmake --build build --target bench
   Redis $redis_v: a private instance, appendonly yes, appendfsync everysec.
 - nchan: nginx $nginx_v with libnginx-mod-nchan $nchan_v, 2 workers,
   in-memory storage (\`tests/bench/peers/nchan/\`)
+- floor: \`nwfloor\` (\`tests/bench/floor.c\`), 2 threads: about the least
+  work a WebSocket fan-out server can do, measured with the nchan protocol
 
 ## Results
 
@@ -594,6 +623,15 @@ $noise_line
 Ratios are Newswire/nchan: above 1 is better for deliveries/s (items/s in
 (e)) and conn/s, below 1 is better for CPU, latency and memory.
 $unclean
+The floor rows are what this machine allows: \`nwfloor\` stores nothing,
+parses nothing but the request line and two headers, and writes each
+publish as one prebuilt frame to each subscriber at once (one \`send()\`
+each; no queue, no timer, no history). A server that does more can still
+beat it where it batches (several frames per \`send()\`, as Newswire in
+(a)), but not where every delivery is a \`send()\` of its own: in (b) and
+(c) its figures bound what any server reaches here with the generator on
+the same cores, and floor/nchan bounds the ratio.
+
 In (a) and (c) items are published as fast as the server answers, so their
 latencies mostly measure the backlog: nchan answers a publish once it has
 handed the message to its subscribers, which holds its publisher back,
