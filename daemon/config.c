@@ -60,6 +60,8 @@ static const cfg_key_t cfg_keys[] = {
      "1: Redis is a cluster node (redis_prefix must then carry a {hash tag})"},
     {"redis_replica", CFG_REPLICA, OFF(redis_replica_url), 0, 0, 0, "",
      "replica for wire_read = replica without Sentinel: redis://host[:port] or unix:/path"},
+    {"sentinel_password", STR(sentinel_password), 0, 0, "",
+     "password of the Sentinels themselves (their requirepass), with a sentinel:// redis"},
     {"ack_replicas", NUM(CFG_UINT, ack_replicas), 0, 16, "0",
      "replicas that must have a publish (WAIT) before it is answered 2xx (0: the master only)"},
     {"ack_timeout", NUM(CFG_MS, ack_timeout_ms), 10, 60000, "1s",
@@ -199,6 +201,7 @@ static const char *const static_keys[] = {
     "redis_reconnect_max",
     "redis_cluster",
     "redis_replica",
+    "sentinel_password",
     "wire_read",
     "gateway_threads",
     "reuse_port",
@@ -527,6 +530,14 @@ int nw_config_load_file(nw_config_t *cfg, const char *path, nw_err_t *err)
     return rc;
 }
 
+/* True for keys whose value is a secret: the dump says whether one is set,
+ * never what it is (a file: reference is a path, and shown). */
+static bool is_secret(const cfg_key_t *k, const char *value)
+{
+    return (strcmp(k->name, "jwt_secret") == 0 && strncmp(value, "file:", 5) != 0) ||
+           strcmp(k->name, "sentinel_password") == 0;
+}
+
 void nw_config_dump(const nw_config_t *cfg, FILE *out)
 {
     const char *base = (const char *)cfg;
@@ -538,7 +549,10 @@ void nw_config_dump(const nw_config_t *cfg, FILE *out)
         fprintf(out, "%s = ", k->name);
         switch (k->type) {
         case CFG_STR:
-            fprintf(out, "\"%s\"\n", (const char *)p);
+            if (is_secret(k, p))
+                fprintf(out, "%s\n", *(const char *)p != '\0' ? "(set)" : "\"\"");
+            else
+                fprintf(out, "\"%s\"\n", (const char *)p);
             break;
         case CFG_UINT:
             fprintf(out, "%u\n", *(const unsigned *)p);

@@ -103,6 +103,7 @@ typedef struct nw_config {
     unsigned ack_timeout_ms; /* ... at most this long */
     unsigned wire_read;      /* nw_wire_read_t */
     char redis_replica_url[NW_CONFIG_STR_MAX]; /* wire_read = replica without Sentinel */
+    char sentinel_password[NW_CONFIG_STR_MAX]; /* the Sentinels' requirepass, or "" */
     nw_redis_addr_t redis_replica;
 
     /* ingest API */

@@ -44,6 +44,7 @@ extern const char nw_recent_lua[];
 extern const char nw_webhook_admin_lua[];
 extern const char nw_webhook_dead_lua[];
 extern const char nw_webhook_touch_lua[];
+extern const char nw_webhook_prune_lua[];
 
 #define NW_SHUTDOWN_POLL_MS 20
 
@@ -61,7 +62,7 @@ typedef struct daemon {
     nw_redis_t *hist;        /* wire_read = replica: replays on the tail's replica (else NULL) */
     nw_sentinel_t *sentinel; /* sentinel:// only */
     nw_redis_script_t publish, release, embargoes, position, recent;
-    nw_redis_script_t wh_admin, wh_dead, wh_touch;
+    nw_redis_script_t wh_admin, wh_dead, wh_touch, wh_prune;
     nw_history_t *history;
     nw_ingest_t *ingest;
     nw_embargo_t *embargo;
@@ -360,8 +361,10 @@ static int daemon_start(daemon_t *d)
     d->wh_admin = (nw_redis_script_t){.name = "webhook_admin", .source = nw_webhook_admin_lua};
     d->wh_dead = (nw_redis_script_t){.name = "webhook_dead", .source = nw_webhook_dead_lua};
     d->wh_touch = (nw_redis_script_t){.name = "webhook_touch", .source = nw_webhook_touch_lua};
+    d->wh_prune = (nw_redis_script_t){.name = "webhook_prune", .source = nw_webhook_prune_lua};
     if (d->cfg.redis.nsentinels > 0) {
-        d->sentinel = nw_sentinel_new(d->base, &d->cfg.redis, d->cfg.redis_connect_timeout_ms,
+        d->sentinel = nw_sentinel_new(d->base, &d->cfg.redis, d->cfg.sentinel_password,
+                                      d->cfg.redis_connect_timeout_ms,
                                       d->cfg.redis_command_timeout_ms, d->metrics);
         if (d->sentinel == NULL)
             return -ENOMEM;
@@ -380,7 +383,8 @@ static int daemon_start(daemon_t *d)
         nw_redis_add_script(d->cmd, &d->recent) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_admin) < 0 ||
         nw_redis_add_script(d->cmd, &d->wh_dead) < 0 ||
-        nw_redis_add_script(d->cmd, &d->wh_touch) < 0)
+        nw_redis_add_script(d->cmd, &d->wh_touch) < 0 ||
+        nw_redis_add_script(d->cmd, &d->wh_prune) < 0)
         return -ENOMEM;
     d->history = nw_history_new(d->base, &d->cfg, d->metrics, d->cmd, &d->position, &d->recent);
     if (d->history == NULL)
@@ -393,7 +397,7 @@ static int daemon_start(daemon_t *d)
         return -ENOMEM;
     nw_ingest_set_hold_cb(d->ingest, hold_cb, d);
     {
-        nw_webhook_scripts_t ws = {&d->wh_admin, &d->wh_dead, &d->wh_touch};
+        nw_webhook_scripts_t ws = {&d->wh_admin, &d->wh_dead, &d->wh_touch, &d->wh_prune};
         d->webhooks = nw_webhooks_new(d->base, &d->cfg, d->metrics, d->cmd, &ws);
     }
     if (d->webhooks == NULL)

@@ -3,6 +3,7 @@
 #include "sentinel.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ typedef struct link {
 struct nw_sentinel {
     struct event_base *base;
     nw_redis_addr_t addr;
+    char password[NW_CONFIG_STR_MAX]; /* the Sentinels' own (AUTH), or "" */
     unsigned connect_timeout_ms, command_timeout_ms;
     nw_metrics_t *metrics;
     link_t links[NW_SENTINEL_MAX_LINKS];
@@ -79,7 +81,23 @@ static void ctx_drop(redisAsyncContext **ctx)
     }
 }
 
-/* Opens an async connection to Sentinel idx with our callbacks. */
+/* The answer to AUTH: a refusal is logged; the commands after it fail
+ * (NOAUTH) and are handled as any Sentinel failing to answer. */
+static void auth_reply_cb(redisAsyncContext *ac, void *reply_, void *priv)
+{
+    nw_sentinel_t *s = ac->data;
+    const redisReply *reply = reply_;
+    const nw_listen_addr_t *n;
+
+    if (s == NULL || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return;
+    n = &s->addr.sentinels[(uintptr_t)priv];
+    nw_log(NW_LOG_ERROR, "sentinel", "the Sentinel refused sentinel_password",
+           "sentinel=%s:%d error=\"%s\"", n->host, n->port, reply->str);
+}
+
+/* Opens an async connection to Sentinel idx with our callbacks, and
+ * authenticates first when the Sentinels have a password. */
 static redisAsyncContext *ctx_open(nw_sentinel_t *s, unsigned idx, redisConnectCallback *on_connect,
                                    redisDisconnectCallback *on_disconnect)
 {
@@ -101,6 +119,12 @@ static redisAsyncContext *ctx_open(nw_sentinel_t *s, unsigned idx, redisConnectC
     }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (s->password[0] != '\0' && redisAsyncCommand(ac, auth_reply_cb, (void *)(uintptr_t)idx,
+                                                    "AUTH %s", s->password) != REDIS_OK) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        return NULL;
+    }
     return ac;
 }
 
@@ -471,8 +495,8 @@ static void sub_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 nw_sentinel_t *nw_sentinel_new(struct event_base *base, const nw_redis_addr_t *addr,
-                               unsigned connect_timeout_ms, unsigned command_timeout_ms,
-                               nw_metrics_t *metrics)
+                               const char *password, unsigned connect_timeout_ms,
+                               unsigned command_timeout_ms, nw_metrics_t *metrics)
 {
     nw_sentinel_t *s = calloc(1, sizeof(*s));
 
@@ -481,6 +505,7 @@ nw_sentinel_t *nw_sentinel_new(struct event_base *base, const nw_redis_addr_t *a
     NW_ASSERT(addr->nsentinels > 0 && addr->nsentinels <= NW_SENTINELS_MAX);
     s->base = base;
     s->addr = *addr;
+    snprintf(s->password, sizeof(s->password), "%s", password);
     s->connect_timeout_ms = connect_timeout_ms;
     s->command_timeout_ms = command_timeout_ms;
     s->metrics = metrics;

@@ -29,8 +29,8 @@ typedef struct nw_sentinel nw_sentinel_t;
 /* addr (copied) must have nsentinels > 0. Timeouts bound each Sentinel
  * connection and query. Returns NULL on allocation failure. */
 nw_sentinel_t *nw_sentinel_new(struct event_base *base, const nw_redis_addr_t *addr,
-                               unsigned connect_timeout_ms, unsigned command_timeout_ms,
-                               nw_metrics_t *metrics);
+                               const char *password, unsigned connect_timeout_ms,
+                               unsigned command_timeout_ms, nw_metrics_t *metrics);
 
 /* Steers link r (borrowed: free s first, which detaches it) to the master, or with
  * replica to a replica whose replication link is up (the master when

@@ -556,6 +556,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         if (!wh->stopping) {
             if (now - p->last_claim_ms >= (int64_t)wh->cfg->webhook_claim_idle_ms / 2)
                 wh_partner_claim(p);
+            if (now - p->last_prune_ms >= (int64_t)wh->cfg->webhook_claim_idle_ms)
+                wh_partner_prune(p);
             wh_partner_fetch(p);
         }
     }

@@ -55,6 +55,7 @@ typedef struct nw_webhook_scripts {
     nw_redis_script_t *admin; /* register, enable, delete */
     nw_redis_script_t *dead;  /* dead-letter and acknowledge */
     nw_redis_script_t *touch; /* keep this consumer's entries fresh */
+    nw_redis_script_t *prune; /* remove stopped instances' consumers */
 } nw_webhook_scripts_t;
 
 /* Checks what the configuration table cannot: each [webhook]'s URL,

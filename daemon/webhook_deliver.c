@@ -351,6 +351,40 @@ void wh_partner_claim(wh_partner_t *p)
     }
 }
 
+static void prune_cb(nw_redis_t *r, redisReply *reply, void *arg)
+{
+    wh_partner_t *p = arg;
+
+    p->pruning = false;
+    if (reply != NULL && !p->gone) {
+        if (reply->type == REDIS_REPLY_ERROR)
+            read_error(p, reply, "prune");
+        else if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+            nw_log(NW_LOG_INFO, "webhook", "removed the consumers of stopped instances",
+                   "webhook=%s count=%lld", p->spec.name, reply->integer);
+    }
+    wh_partner_unref(p);
+}
+
+void wh_partner_prune(wh_partner_t *p)
+{
+    char idle[16];
+    const char *argv[] = {p->wh->wire_key, p->group, p->wh->consumer, idle};
+    size_t lens[NW_ARRAY_LEN(argv)];
+
+    if (!may_read(p) || p->pruning)
+        return;
+    p->last_prune_ms = nw_now_ms();
+    snprintf(idle, sizeof(idle), "%u", p->wh->cfg->webhook_claim_idle_ms);
+    for (size_t i = 0; i < NW_ARRAY_LEN(argv); i++)
+        lens[i] = strlen(argv[i]);
+    if (nw_redis_eval(p->wh->conn, p->wh->scripts.prune, prune_cb, p, 1, (int)NW_ARRAY_LEN(argv),
+                      argv, lens) == 0) {
+        p->pruning = true;
+        wh_partner_ref(p);
+    }
+}
+
 static void touch_cb(nw_redis_t *r, redisReply *reply, void *arg)
 {
     wh_partner_t *p = arg;

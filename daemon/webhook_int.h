@@ -59,10 +59,10 @@ struct wh_partner {
     int disabled_status;
     bool group_ready;     /* the consumer group is known to exist */
     uint64_t group_after; /* create the group after a registry read newer than this */
-    bool creating, fetching, claiming, touching;
+    bool creating, fetching, claiming, touching, pruning;
     unsigned fetch_count; /* COUNT of the XREADGROUP in flight */
     char claim_cursor[NW_WIRE_ID_MAX];
-    int64_t last_touch_ms, last_claim_ms;
+    int64_t last_touch_ms, last_claim_ms, last_prune_ms;
     wh_delivery_t *head, *tail;
     unsigned held, in_flight;
     struct event *timer; /* the next retry */
@@ -160,6 +160,11 @@ void wh_partner_ensure_group(wh_partner_t *p);
 
 /* Takes over entries idle for webhook_claim_idle; refreshes p's own. */
 void wh_partner_claim(wh_partner_t *p);
+
+/* Removes the group's consumers that own nothing and have been idle for
+ * webhook_claim_idle (those of stopped instances: each process is a
+ * consumer of its own name), atomically (webhook_prune.lua). */
+void wh_partner_prune(wh_partner_t *p);
 void wh_partner_touch(wh_partner_t *p);
 
 /* webhook_send.c */

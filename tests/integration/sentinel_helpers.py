@@ -16,11 +16,12 @@ MASTER_NAME = "nwtest"
 class Node:
     """One redis-server (data node or Sentinel)."""
 
-    def __init__(self, directory, name):
+    def __init__(self, directory, name, password=None):
         self.dir = pathlib.Path(directory) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.port = free_port()
+        self.password = password
         self.proc = None
 
     def start(self, argv):
@@ -37,7 +38,7 @@ class Node:
 
     def client(self):
         return redis_py.Redis(host="127.0.0.1", port=self.port, decode_responses=True,
-                              socket_timeout=5)
+                              socket_timeout=5, password=self.password)
 
     def kill(self):
         if self.proc is not None:
@@ -63,13 +64,17 @@ class Node:
 
 
 class Topology:
-    """A master, `replicas` replicas and three Sentinels watching them."""
+    """A master, `replicas` replicas and three Sentinels watching them
+    (with sentinel_password, the Sentinels require it: requirepass, and
+    sentinel-pass among themselves)."""
 
-    def __init__(self, directory, replicas=1, down_after_ms=1000, failover_timeout_ms=3000):
+    def __init__(self, directory, replicas=1, down_after_ms=1000, failover_timeout_ms=3000,
+                 sentinel_password=None):
         self.dir = pathlib.Path(directory)
         self.master = Node(self.dir, "master")
         self.replicas = [Node(self.dir, f"replica{i}") for i in range(replicas)]
-        self.sentinels = [Node(self.dir, f"sentinel{i}") for i in range(3)]
+        self.sentinels = [Node(self.dir, f"sentinel{i}", sentinel_password) for i in range(3)]
+        self.sentinel_password = sentinel_password
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
 
@@ -96,7 +101,10 @@ class Topology:
                 f"sentinel monitor {MASTER_NAME} 127.0.0.1 {self.master.port} 2\n"
                 f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after_ms}\n"
                 f"sentinel failover-timeout {MASTER_NAME} {self.failover_timeout_ms}\n"
-                f"sentinel parallel-syncs {MASTER_NAME} 1\n")
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n"
+                + (f"requirepass {self.sentinel_password}\n"
+                   f"sentinel sentinel-pass {self.sentinel_password}\n"
+                   if self.sentinel_password else ""))
             s.start(["redis-server", str(conf), "--sentinel"])
         # every Sentinel knows the replicas and the other Sentinels
         wait_until(self._sentinels_settled, timeout=30, what="Sentinels to discover each other")

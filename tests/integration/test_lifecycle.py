@@ -164,6 +164,22 @@ def test_check_config_masks_the_redis_password():
     assert "s3cr3t-pw" not in p.stdout
 
 
+def test_check_config_shows_only_whether_secrets_are_set(tmp_path):
+    secret = "j" * 40
+    p = run_newswired("--check-config", "--set", f"jwt_secret={secret}", "--set",
+                      "sentinel_password=s3ntinel-pw")
+    assert p.returncode == 0, p.stderr
+    assert secret not in p.stdout and "s3ntinel-pw" not in p.stdout
+    values = parse_check_config(p.stdout)
+    assert values["jwt_secret"] == "(set)" and values["sentinel_password"] == "(set)"
+    key = tmp_path / "jwt.key"
+    key.write_text(secret)
+    values = parse_check_config(run_newswired("--check-config", "--set",
+                                              f"jwt_secret=file:{key}").stdout)
+    assert values["jwt_secret"] == f'"file:{key}"', "a file reference is a path, shown"
+    assert parse_check_config(run_newswired("--check-config").stdout)["jwt_secret"] == '""'
+
+
 def test_config_file_unknown_key_exits_2_naming_file_line_and_key(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("# a comment\n\nlisten = 127.0.0.1:18080\nfrobnication = yes\n")

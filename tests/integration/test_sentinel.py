@@ -6,6 +6,7 @@ replica and three Sentinels (sentinel_helpers.Topology), real newswired
 processes, WebSocket clients."""
 
 import asyncio
+import json
 import http.client
 import random
 import subprocess
@@ -37,10 +38,10 @@ def topology2(tmp_path):
     t.stop()
 
 
-def sentinel_daemon(start_daemon, topology, *args):
+def sentinel_daemon(start_daemon, topology, *args, wait_ready=True):
     return start_daemon("--set", "redis_reconnect_max=300ms", "--set",
                         "redis_command_timeout=1s", "--set", "redis_connect_timeout=500ms",
-                        *args, redis_url=topology.url())
+                        *args, redis_url=topology.url(), wait_ready=wait_ready)
 
 
 def publish_until_acknowledged(d, item, topics, deadline, unavailable):
@@ -93,6 +94,24 @@ def test_sentinel_url_accepted_by_check_config():
     assert p.returncode == 0, p.stderr
     assert "redis = sentinel://***@hosts (password set)" in p.stdout, p.stdout
     assert "wire_read = replica" in p.stdout and "ack_replicas = 1" in p.stdout
+
+
+def test_sentinels_with_a_password(tmp_path, start_daemon):
+    """Sentinels with requirepass are asked after AUTH sentinel_password;
+    with a wrong one the daemon says so and stays unready."""
+    t = Topology(tmp_path / "ha", sentinel_password="sentinel-pw").start()
+    try:
+        wrong = sentinel_daemon(start_daemon, t, "--set", "sentinel_password=not-it",
+                                wait_ready=False)
+        d = sentinel_daemon(start_daemon, t, "--set", "sentinel_password=sentinel-pw")
+        r = d.publish(make_item(), ["monde"])
+        assert r.status == 202 and json.loads(r.body)["status"] == "published", r.body
+        wait_until(lambda: "the Sentinel refused sentinel_password" in wrong.log(),
+                   what="the refusal in the log")
+        assert wrong.api("GET", "/readyz").status == 503
+        assert wrong.stop() == 0
+    finally:
+        t.stop()
 
 
 # --------------------------------------------------------------------------

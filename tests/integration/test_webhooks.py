@@ -11,10 +11,11 @@ import json
 import subprocess
 import time
 import urllib.parse
+import uuid
 
 import pytest
 
-from conftest import article_path, connect, make_item, metric, wait_until
+from conftest import ROOT, article_path, connect, make_item, metric, wait_until
 from resume_helpers import published, second_instance
 from security_helpers import bearer, publisher_section, write_config
 from webhook_helpers import (OTHER_SECRET, SECRET, Receiver, signature, verify,
@@ -191,6 +192,59 @@ def test_sigterm_hands_retries_back_at_once(start_daemon, receivers, tmp_path):
     second_instance(start_daemon, d1, "--config", conf)
     recv.wait_delivered([a["id"]], timeout=10)
     assert time.monotonic() - t0 < 10
+
+
+def consumers(rc, d, name):
+    return {c["name"]: c["pending"]
+            for c in rc.xinfo_consumers(d.prefix + "wire", f"{d.prefix}wh:{name}")}
+
+
+def test_consumers_of_stopped_instances_are_removed(start_daemon, receivers, tmp_path, rc):
+    """Each process reads as a consumer of its own name: once a stopped
+    instance's consumer owns nothing (its entries were taken over) and has
+    been idle for webhook_claim_idle, a running instance removes it."""
+    state = {"fail": True}
+    recv = receivers(plan=lambda msg_id, attempt: 500 if state["fail"] else 200)
+    conf = config(tmp_path, webhook_section("p", recv.url, "monde/#"))
+    d1 = start_daemon("--config", conf)
+    a = published(d1, make_item(), ["monde"])
+    wait_until(lambda: recv.attempts[a["id"]] >= 1, what="a first attempt")
+    pid1 = d1.proc.pid
+    kill9(d1)
+    before = consumers(rc, d1, "p")
+    assert [n for n, owned in before.items() if f"-{pid1}-" in n and owned > 0], before
+    state["fail"] = False
+    d2 = second_instance(start_daemon, d1, "--config", conf)
+    pid2 = d2.proc.pid
+    recv.wait_delivered([a["id"]], timeout=20)
+    b = published(d2, make_item(), ["monde"])
+    recv.wait_delivered([b["id"]], timeout=20)
+    wait_until(lambda: all(f"-{pid2}-" in n for n in consumers(rc, d2, "p")), timeout=15,
+               what="only the running instance's consumer left")
+    assert [n for n in consumers(rc, d2, "p") if f"-{pid2}-" in n], "the running one stays"
+    assert "removed the consumers of stopped instances" in d2.log()
+    wait_until(lambda: pending(rc, d2, "p") == 0, what="everything acknowledged")
+
+
+def test_prune_script_keeps_consumers_that_own_entries_and_itself(rc):
+    """webhook_prune.lua on its own, against Redis: only consumers that own
+    nothing, have been idle long enough and are not the caller go."""
+    prune = rc.register_script((ROOT / "proto" / "webhook_prune.lua").read_text())
+    wire = f"prune-test:{uuid.uuid4().hex}"
+    try:
+        rc.xgroup_create(wire, "g", id="$", mkstream=True)
+        rc.xadd(wire, {"a": "1"})
+        rc.xreadgroup("g", "owner", {wire: ">"}, count=1)
+        for name in ("idle", "me"):
+            rc.xgroup_createconsumer(wire, "g", name)
+        assert prune(keys=[wire], args=["g", "me", 60000]) == 0, "nothing idle for 60 s yet"
+        time.sleep(0.3)
+        assert prune(keys=[wire], args=["g", "me", 200]) == 1
+        assert {c["name"] for c in rc.xinfo_consumers(wire, "g")} == {"owner", "me"}
+        assert rc.xpending(wire, "g")["pending"] == 1
+        assert prune(keys=[wire], args=["nogroup", "me", 0]) == 0
+    finally:
+        rc.delete(wire)
 
 
 # --------------------------------------------------------------------------

@@ -85,10 +85,22 @@ static const num_key_t num_keys[] = {
 };
 
 /* The keys that are not numbers; with num_keys, every documented key. */
-static const char *const other_keys[] = {
-    "redis",         "listen",          "api_listen",       "log_level",      "redis_prefix",
-    "public_topics", "allowed_origins", "jwt_secret",       "jwt_public_key", "tls_cert",
-    "tls_key",       "static_dir",      "api_cors_origins", "redis_replica",  "wire_read"};
+static const char *const other_keys[] = {"redis",
+                                         "listen",
+                                         "api_listen",
+                                         "log_level",
+                                         "redis_prefix",
+                                         "public_topics",
+                                         "allowed_origins",
+                                         "jwt_secret",
+                                         "jwt_public_key",
+                                         "tls_cert",
+                                         "tls_key",
+                                         "static_dir",
+                                         "api_cors_origins",
+                                         "redis_replica",
+                                         "wire_read",
+                                         "sentinel_password"};
 
 static unsigned long long num_get(const nw_config_t *cfg, const num_key_t *k)
 {
@@ -172,6 +184,7 @@ static void test_config_defaults(void **state)
     assert_int_equal(c.ack_timeout_ms, 1000);
     assert_int_equal(c.wire_read, NW_WIRE_READ_MASTER);
     assert_string_equal(c.redis_replica_url, "");
+    assert_string_equal(c.sentinel_password, "");
     assert_int_equal(c.redis.nsentinels, 0);
     assert_int_equal(c.redis_connect_timeout_ms, 2000);
     assert_int_equal(c.redis_command_timeout_ms, 5000);
