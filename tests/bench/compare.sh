@@ -201,18 +201,35 @@ check_owner() {
     done
 }
 
-redis_port=$(free_port)
-mkdir -p "$work/redis"
-# Newswire's durability contract: Redis with an append-only file.
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --appendonly yes \
-    --appendfsync everysec --save "" --daemonize no --logfile "$work/redis.log" &
-redis_pid=$!
-pids+=("$redis_pid")
-for _ in $(seq 50); do
-    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-done
-[ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] || die "redis-server did not start"
+# Starts a private redis-server in $work/NAME, as Newswire's durability
+# contract has it (an append-only file, fsync every second); sets
+# started_redis_port and started_redis_pid.
+start_redis() {
+    local name=$1
+    started_redis_port=$(free_port)
+    mkdir -p "$work/$name"
+    redis-server --port "$started_redis_port" --bind 127.0.0.1 --dir "$work/$name" \
+        --appendonly yes --appendfsync everysec --save "" --daemonize no \
+        --logfile "$work/$name.log" &
+    started_redis_pid=$!
+    pids+=("$started_redis_pid")
+    for _ in $(seq 50); do
+        [ "$(redis-cli -p "$started_redis_port" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    die "redis-server did not start (see $work/$name.log)"
+}
+
+# Stops pid (one of pids[]) and forgets it.
+forget_pid() {
+    local p keep=()
+    stop_pid "$1"
+    for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    pids=("${keep[@]}")
+}
+
+start_redis redis
+redis_port=$started_redis_port redis_pid=$started_redis_pid
 
 # Starts newswired on 127.0.0.1:$1 (gateway) and :$2 (API); sets nw_pid.
 # gateway_threads=2: one lws loop per core, both listening on the port with
@@ -234,11 +251,12 @@ start_newswired() {
     die "newswired did not become ready"
 }
 
-# Starts nchan (2 workers, in-memory storage) on 127.0.0.1:$1; sets nchan_pid.
+# Starts nchan (2 workers; in-memory storage, or in Redis at the URL $3) on
+# 127.0.0.1:$1; sets nchan_pid.
 start_nchan() {
-    local port=$1 dir=$2
+    local port=$1 dir=$2 redis_url=${3:-}
     nginx_dirs+=("$dir")
-    nchan_pid=$("$here/peers/nchan/start.sh" "$dir" "$port" 2)
+    nchan_pid=$("$here/peers/nchan/start.sh" "$dir" "$port" 2 ${redis_url:+"$redis_url"})
     for _ in $(seq 50); do
         curl -s -o /dev/null "http://127.0.0.1:$port/nchan_status" && return 0
         sleep 0.1
@@ -366,6 +384,18 @@ done
 check_owner "$port" "$floor_pid"
 fl=(--target nchan --ws "127.0.0.1:$port" --server-pid "$floor_pid")
 
+# nchan storing its messages in Redis (nchan_use_redis), on a private Redis
+# set up like Newswire's: the peer that, like Newswire, keeps what it is
+# given in Redis. Measured in (a)-(c) as a reference; the targets are
+# against nchan in memory.
+start_redis nchan-redis
+ncr_redis_pid=$started_redis_pid
+port=$(free_port)
+start_nchan "$port" "$work/nchan-redis" "redis://127.0.0.1:$started_redis_port"
+check_owner "$port" $(pgrep -P "$nchan_pid") "$nchan_pid"
+nr=(--target nchan --ws "127.0.0.1:$port" --server-pid "$nchan_pid" --server-children
+    --aux-pid "$ncr_redis_pid")
+
 # both NAME nwbench-args...: the load against Newswire (nw_NAME), then nchan
 # (nc_NAME).
 both() {
@@ -379,17 +409,19 @@ both() {
 for ((r = 1; r <= REPS; r++)); do
     both "a.$r" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
     run "fl_a.$r" "${fl[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
+    run "nr_a.$r" "${nr[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -s "$BODY"
     both "b.$r" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
     run "fl_b.$r" "${fl[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
+    run "nr_b.$r" "${nr[@]}" -n "$SUBS" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
     both "c.$r" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
     run "fl_c.$r" "${fl[@]}" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
+    run "nr_c.$r" "${nr[@]}" -n "$SUBS" -t "$TOPICS" -m "$TOPIC_ITEMS" -s "$BODY"
 done
-stop_pid "$floor_pid"
-keep=()
-for p in "${pids[@]}"; do [ "$p" = "$floor_pid" ] || keep+=("$p"); done
-pids=("${keep[@]}")
+forget_pid "$floor_pid"
+stop_nginx "$work/nchan-redis"
+forget_pid "$ncr_redis_pid"
 for t in a b c; do
-    for sys in nw nc fl; do median_of "${sys}_$t" "$REPS"; done
+    for sys in nw nc fl nr; do median_of "${sys}_$t" "$REPS"; done
 done
 for n in $LAT_SUBS; do
     both "l$n" -n "$n" -t 1 -m "$ITEMS" -r 10 -s "$BODY"
@@ -500,7 +532,9 @@ table="$work/table.md"
         ratio_row "nw_$t" "nc_$t"
         case $t in a | b | c)
             row "" "floor (nwfloor)" "fl_$t"
-            ratio_row "fl_$t" "nc_$t" "floor/nchan" ;;
+            ratio_row "fl_$t" "nc_$t" "floor/nchan"
+            row "" "nchan + Redis" "nr_$t"
+            ratio_row "nw_$t" "nr_$t" "Newswire/(nchan + Redis)" ;;
         esac
     done
 } >"$table"
@@ -512,6 +546,10 @@ busy_after=$(cpu_busy)
 redis_line="Redis CPU (Newswire's store, not in the server column), µs per delivery or item:"
 for t in a b c e; do
     redis_line="$redis_line ($t) $(num "$(get "nw_$t" aux_cpu_us_per_op)" 2)"
+done
+redis_line="$redis_line; nchan + Redis's Redis:"
+for t in a b c; do
+    redis_line="$redis_line ($t) $(num "$(get "nr_$t" aux_cpu_us_per_op)" 2)"
 done
 # pct SHARE: a share of one CPU in percent (tick rounding can make it < 0).
 pct() { awk -v a="$1" 'BEGIN { a *= 100; printf "%.0f", a < 0 ? 0 : a }'; }
@@ -611,6 +649,10 @@ $cmd              # or: cmake --build build --target bench
   in-memory storage (\`tests/bench/peers/nchan/\`)
 - floor: \`nwfloor\` (\`tests/bench/floor.c\`), 2 threads: about the least
   work a WebSocket fan-out server can do, measured with the nchan protocol
+- nchan + Redis: the same nchan storing its messages in Redis
+  (\`nchan_use_redis\`) on a private Redis set up like Newswire's, in
+  (a)–(c): the peer that, like Newswire, keeps what it is given in Redis.
+  The targets are against nchan in memory; this is a reference.
 
 ## Results
 
@@ -630,7 +672,9 @@ each; no queue, no timer, no history). A server that does more can still
 beat it where it batches (several frames per \`send()\`, as Newswire in
 (a)), but not where every delivery is a \`send()\` of its own: in (b) and
 (c) its figures bound what any server reaches here with the generator on
-the same cores, and floor/nchan bounds the ratio.
+the same cores, and floor/nchan bounds the ratio. The nchan + Redis rows
+are nchan keeping its messages in Redis, as Newswire does (its Redis CPU in
+the Redis line above).
 
 In (a) and (c) items are published as fast as the server answers, so their
 latencies mostly measure the backlog: nchan answers a publish once it has
