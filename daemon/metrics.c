@@ -183,6 +183,62 @@ static int64_t gw_sum(const nw_metrics_t *m, size_t off)
 
 #define GW_SUM(m, field) gw_sum((m), offsetof(nw_gateway_metrics_t, field))
 
+/* A family of one sample without labels, read at off: in nw_metrics_t
+ * (core_counters) or summed over the gateway threads' nw_gateway_metrics_t
+ * (gateway_families). */
+typedef struct {
+    const char *name, *type, *help;
+    size_t off;
+} single_t;
+
+#define CORE(name, field, help)                                                                    \
+    {                                                                                              \
+        name, "counter", help, offsetof(nw_metrics_t, field)                                       \
+    }
+#define GW(name, type, field, help)                                                                \
+    {                                                                                              \
+        name, type, help, offsetof(nw_gateway_metrics_t, field)                                    \
+    }
+
+static const single_t core_counters[] = {
+    CORE("newswire_wire_decode_errors_total", wire_decode_errors,
+         "Wire entries that could not be decoded (skipped)."),
+    CORE("newswire_wire_backpressure_total", wire_backpressure_pauses,
+         "Times the wire tail paused because a gateway queue was full."),
+    CORE("newswire_wire_batch_waits_total", wire_batch_waits,
+         "Times the wire tail waited wire_batch_wait before its next read (under load)."),
+    CORE("newswire_embargo_released_total", embargo_released,
+         "Embargoed items this instance released to the wire."),
+    CORE("newswire_history_replays_total", history_replays, "Resumes replayed from the wire."),
+    CORE("newswire_history_replayed_events_total", history_replayed_events,
+         "Events sent by resume replays (after collapse)."),
+    CORE("newswire_history_errors_total", history_errors,
+         "Resume or recent-items requests that failed (Redis unavailable)."),
+    CORE("newswire_redis_reconnects_total", redis_reconnects, "Redis connections (re)established."),
+    CORE("newswire_redis_errors_total", redis_errors,
+         "Redis commands that failed (error reply, lost connection or timeout)."),
+    CORE("newswire_redis_timeouts_total", redis_timeouts, "Redis commands that timed out."),
+    CORE("newswire_redis_noscript_total", redis_noscript,
+         "NOSCRIPT answers (the script was sent again)."),
+};
+
+static const single_t gateway_families[] = {
+    GW("newswire_subscriptions", "gauge", subscriptions, "Subscriptions (topic patterns) held."),
+    GW("newswire_queued_bytes", "gauge", queued_bytes, "Bytes queued in session output queues."),
+    GW("newswire_deliveries_total", "counter", deliveries, "Item frames queued to sessions."),
+    GW("newswire_frames_written_total", "counter", frames_written, "Frames written to sockets."),
+    GW("newswire_gateway_events_total", "counter", events,
+       "Wire events dispatched, summed over gateway threads."),
+    GW("newswire_client_errors_total", "counter", client_errors,
+       "Error frames sent for invalid client messages."),
+    GW("newswire_handshakes_rejected_total", "counter", rejected_handshakes,
+       "WebSocket handshakes refused (wrong path, shutting down)."),
+    GW("newswire_handshake_timeouts_total", "counter", handshake_timeouts,
+       "Connections dropped after ws_handshake_timeout without a complete request head."),
+    GW("newswire_handshake_aborts_total", "counter", handshake_aborts,
+       "Connections the client closed before sending a complete request head."),
+};
+
 static void header(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -260,36 +316,12 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     for (unsigned i = 0; i < NW_EVENT_KINDS; i++)
         evbuffer_add_printf(out, "newswire_wire_events_total{kind=\"%s\"} %llu\n", kind_names[i],
                             (unsigned long long)NW_METRIC_GET(m->wire_events[i]));
-    single_u(out, "newswire_wire_decode_errors_total", "counter",
-             "Wire entries that could not be decoded (skipped).",
-             NW_METRIC_GET(m->wire_decode_errors));
-    single_u(out, "newswire_wire_backpressure_total", "counter",
-             "Times the wire tail paused because a gateway queue was full.",
-             NW_METRIC_GET(m->wire_backpressure_pauses));
-    single_u(out, "newswire_wire_batch_waits_total", "counter",
-             "Times the wire tail waited wire_batch_wait before its next read (under load).",
-             NW_METRIC_GET(m->wire_batch_waits));
+    for (size_t i = 0; i < NW_ARRAY_LEN(core_counters); i++) {
+        const single_t *c = &core_counters[i];
+        const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)m + c->off);
 
-    single_u(out, "newswire_embargo_released_total", "counter",
-             "Embargoed items this instance released to the wire.",
-             NW_METRIC_GET(m->embargo_released));
-    single_u(out, "newswire_history_replays_total", "counter", "Resumes replayed from the wire.",
-             NW_METRIC_GET(m->history_replays));
-    single_u(out, "newswire_history_replayed_events_total", "counter",
-             "Events sent by resume replays (after collapse).",
-             NW_METRIC_GET(m->history_replayed_events));
-    single_u(out, "newswire_history_errors_total", "counter",
-             "Resume or recent-items requests that failed (Redis unavailable).",
-             NW_METRIC_GET(m->history_errors));
-    single_u(out, "newswire_redis_reconnects_total", "counter",
-             "Redis connections (re)established.", NW_METRIC_GET(m->redis_reconnects));
-    single_u(out, "newswire_redis_errors_total", "counter",
-             "Redis commands that failed (error reply, lost connection or timeout).",
-             NW_METRIC_GET(m->redis_errors));
-    single_u(out, "newswire_redis_timeouts_total", "counter", "Redis commands that timed out.",
-             NW_METRIC_GET(m->redis_timeouts));
-    single_u(out, "newswire_redis_noscript_total", "counter",
-             "NOSCRIPT answers (the script was sent again).", NW_METRIC_GET(m->redis_noscript));
+        single_u(out, c->name, c->type, c->help, NW_METRIC_GET(*v));
+    }
 
     render_ha(m, out);
 
@@ -304,27 +336,11 @@ int nw_metrics_render(const nw_metrics_t *m, struct evbuffer *out)
     header(out, "newswire_sessions_opened_total", "counter", "Sessions opened.");
     evbuffer_add_printf(out, "newswire_sessions_opened_total{transport=\"ws\"} %lld\n",
                         (long long)GW_SUM(m, sessions_opened));
-    single_i(out, "newswire_subscriptions", "gauge", "Subscriptions (topic patterns) held.",
-             GW_SUM(m, subscriptions));
-    single_i(out, "newswire_queued_bytes", "gauge", "Bytes queued in session output queues.",
-             GW_SUM(m, queued_bytes));
-    single_i(out, "newswire_deliveries_total", "counter", "Item frames queued to sessions.",
-             GW_SUM(m, deliveries));
-    single_i(out, "newswire_frames_written_total", "counter", "Frames written to sockets.",
-             GW_SUM(m, frames_written));
-    single_i(out, "newswire_gateway_events_total", "counter",
-             "Wire events dispatched, summed over gateway threads.", GW_SUM(m, events));
-    single_i(out, "newswire_client_errors_total", "counter",
-             "Error frames sent for invalid client messages.", GW_SUM(m, client_errors));
-    single_i(out, "newswire_handshakes_rejected_total", "counter",
-             "WebSocket handshakes refused (wrong path, shutting down).",
-             GW_SUM(m, rejected_handshakes));
-    single_i(out, "newswire_handshake_timeouts_total", "counter",
-             "Connections dropped after ws_handshake_timeout without a complete request head.",
-             GW_SUM(m, handshake_timeouts));
-    single_i(out, "newswire_handshake_aborts_total", "counter",
-             "Connections the client closed before sending a complete request head.",
-             GW_SUM(m, handshake_aborts));
+    for (size_t i = 0; i < NW_ARRAY_LEN(gateway_families); i++) {
+        const single_t *f = &gateway_families[i];
+
+        single_i(out, f->name, f->type, f->help, gw_sum(m, f->off));
+    }
 
     header(out, "newswire_handshakes_refused_total", "counter",
            "WebSocket upgrades refused, by reason.");

@@ -314,13 +314,13 @@ static int send_frame(nw_session_t *s, nw_frame_t *f)
  * *written. Returns 0, or -1 when the connection is broken. */
 static int write_queued(nw_session_t *s, unsigned *written)
 {
-    unsigned char *buf = s->env->wbuf != NULL ? s->env->wbuf + LWS_PRE : NULL;
+    unsigned char *buf = s->env->wbuf + LWS_PRE; /* always there: see nw_gateway_new() */
     int64_t now_ms = 0;
     size_t pos = 0;
     bool err = false;
     nw_frame_t *f;
 
-    if (s->ping_due && buf != NULL) {
+    if (s->ping_due) {
         /* a ping ahead of the queue, with a payload: lws 4.1 hands an empty
          * pong to nobody */
         memcpy(buf, "\x89\x04nwka", 6);
@@ -339,7 +339,7 @@ static int write_queued(nw_session_t *s, unsigned *written)
             }
             pos = 0;
         }
-        if (buf == NULL || hl + f->len > NW_COALESCE_BYTES || (pos == 0 && nw_outq_empty(&s->q))) {
+        if (hl + f->len > NW_COALESCE_BYTES || (pos == 0 && nw_outq_empty(&s->q))) {
             if (send_frame(s, f) < 0)
                 return -1;
         } else {

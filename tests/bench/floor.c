@@ -9,9 +9,11 @@
  * written (or queued) to those of its own thread and handed to the other
  * threads. Each thread has its own listening socket on the port
  * (SO_REUSEPORT), its own epoll loop and its own channel table; a frame is
- * built once per publish and shared by reference. No storage, no
- * validation, no history, no pings: a benchmark tool, never a server to
- * put on a network.
+ * built once per publish and shared by reference. Bounds: 2048 channels
+ * per thread (an upgrade beyond is refused with 503), 65,536 publishes
+ * waiting for another thread (a publish beyond is answered 503), 64 MiB
+ * queued per subscriber (dropped beyond). No storage, no validation, no
+ * history, no pings: a benchmark tool, never a server to put on a network.
  *
  *   nwfloor [--listen 127.0.0.1:9095] [--threads 2]
  */
@@ -40,7 +42,9 @@
 #define FL_BODY_MAX    (1024 * 1024)
 #define FL_OUT_MAX     (64u * 1024 * 1024) /* a subscriber this far behind is dropped */
 #define FL_EVENTS      512
-#define FL_CHAN_SLOTS  4096 /* channel hash table size per thread (power of two) */
+#define FL_CHAN_SLOTS  4096                /* channel hash table size per thread (power of two) */
+#define FL_CHAN_MAX    (FL_CHAN_SLOTS / 2) /* channels per thread: probes stay short */
+#define FL_INBOX_MAX   65536               /* publishes waiting for a thread (503 beyond) */
 
 /* One published frame, shared by every thread that sends it. */
 typedef struct {
@@ -67,8 +71,10 @@ typedef struct {
     pthread_t tid;
     int lfd, epfd, efd;
     fl_chan_t *chans[FL_CHAN_SLOTS]; /* open addressing on the name's hash */
-    pthread_mutex_t lock;            /* guards the inbox */
+    unsigned nchans;
+    pthread_mutex_t lock; /* guards the inbox */
     fl_inbox_node_t *head, **tail;
+    unsigned queued; /* nodes in the inbox */
     fl_conn_t *dead; /* closed during this batch of events, freed after it */
 } fl_thread_t;
 
@@ -114,7 +120,8 @@ static uint32_t hash(const char *s)
     return h;
 }
 
-/* The channel called name in t, created when create is set; NULL if none. */
+/* The channel called name in t, created when create is set (up to
+ * FL_CHAN_MAX); NULL if none. */
 static fl_chan_t *chan_get(fl_thread_t *t, const char *name, bool create)
 {
     uint32_t i = hash(name) & (FL_CHAN_SLOTS - 1);
@@ -127,10 +134,12 @@ static fl_chan_t *chan_get(fl_thread_t *t, const char *name, bool create)
         if (strcmp(c->name, name) == 0)
             return c;
     }
-    if (!create)
+    if (!create || t->nchans == FL_CHAN_MAX)
         return NULL;
+    t->nchans++;
     t->chans[i] = xrealloc(NULL, sizeof(fl_chan_t));
-    *t->chans[i] = (fl_chan_t){.name = strdup(name)};
+    *t->chans[i] = (fl_chan_t){.name = xrealloc(NULL, strlen(name) + 1)};
+    strcpy(t->chans[i]->name, name);
     return t->chans[i];
 }
 
@@ -221,6 +230,25 @@ static void deliver(fl_thread_t *t, const fl_msg_t *m)
             conn_send(t, ch->subs[i], m->data, m->len);
 }
 
+/* True when another thread has FL_INBOX_MAX publishes waiting (checked
+ * before a publish is handed over: the bound is approximate when several
+ * threads publish at once). */
+static bool inbox_full(const fl_thread_t *self)
+{
+    bool full = false;
+
+    for (unsigned i = 0; i < nthreads && !full; i++) {
+        fl_thread_t *t = &threads[i];
+
+        if (t == self)
+            continue;
+        pthread_mutex_lock(&t->lock);
+        full = t->queued >= FL_INBOX_MAX;
+        pthread_mutex_unlock(&t->lock);
+    }
+    return full;
+}
+
 /* Hands m to every thread: its own delivers now, the others on their
  * eventfd. */
 static void publish(fl_thread_t *self, fl_msg_t *m)
@@ -241,6 +269,7 @@ static void publish(fl_thread_t *self, fl_msg_t *m)
         was_empty = t->head == NULL;
         *t->tail = node;
         t->tail = &node->next;
+        t->queued++;
         pthread_mutex_unlock(&t->lock);
         if (was_empty && write(t->efd, &one, sizeof(one)) < 0)
             perror("nwfloor: eventfd");
@@ -260,6 +289,7 @@ static void inbox_drain(fl_thread_t *t)
     node = t->head;
     t->head = NULL;
     t->tail = &t->head;
+    t->queued = 0;
     pthread_mutex_unlock(&t->lock);
     while (node != NULL) {
         fl_inbox_node_t *next = node->next;
@@ -297,8 +327,8 @@ static bool header(const char *head, const char *name, char *out, size_t cap)
 #define FL_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /* Answers the upgrade of key (room for FL_GUID after it) and subscribes c
- * to chan. Returns false when c was closed. */
-static bool upgrade(fl_thread_t *t, fl_conn_t *c, char *key, const char *chan)
+ * to ch. Returns false when c was closed. */
+static bool upgrade(fl_thread_t *t, fl_conn_t *c, char *key, fl_chan_t *ch)
 {
     char accept[64], out[256];
     unsigned char sha[EVP_MAX_MD_SIZE];
@@ -313,7 +343,7 @@ static bool upgrade(fl_thread_t *t, fl_conn_t *c, char *key, const char *chan)
                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                  accept);
     c->ws = true;
-    c->chan = chan_get(t, chan, true);
+    c->chan = ch;
     if (c->chan->n == c->chan->cap) {
         c->chan->cap = c->chan->cap ? 2 * c->chan->cap : 16;
         c->chan->subs = xrealloc(c->chan->subs, c->chan->cap * sizeof(fl_conn_t *));
@@ -355,11 +385,15 @@ static bool http_parse(fl_thread_t *t, fl_conn_t *c)
     static const char created[] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
     static const char missing[] =
         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+    static const char full[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
     while (!c->ws) {
         char *end = memmem(c->in, c->ilen, "\r\n\r\n", 4), method[8], path[256], len[32];
         char key[128];
         size_t head, body = 0;
+        bool ok;
 
         if (end == NULL) {
             if (c->ilen <= FL_HEAD_MAX)
@@ -384,17 +418,27 @@ static bool http_parse(fl_thread_t *t, fl_conn_t *c)
             return true;
         }
         if (strcmp(method, "GET") == 0 && strncmp(path, "/sub/", 5) == 0 &&
-            header(c->in, "Sec-WebSocket-Key", key, sizeof(key) - sizeof(FL_GUID)))
-            return upgrade(t, c, key, path + 5);
+            header(c->in, "Sec-WebSocket-Key", key, sizeof(key) - sizeof(FL_GUID))) {
+            fl_chan_t *ch = chan_get(t, path + 5, true);
+
+            if (ch != NULL)
+                return upgrade(t, c, key, ch);
+            if (conn_send(t, c, full, sizeof(full) - 1)) /* FL_CHAN_MAX channels */
+                conn_close(t, c);
+            return false;
+        }
         if (strcmp(method, "POST") != 0 || strncmp(path, "/pub/", 5) != 0) {
             if (conn_send(t, c, missing, sizeof(missing) - 1))
                 conn_close(t, c);
             return false;
         }
-        publish(t, msg_new(path + 5, c->in + head, body));
+        ok = !inbox_full(t);
+        if (ok)
+            publish(t, msg_new(path + 5, c->in + head, body));
         memmove(c->in, c->in + head + body, c->ilen - head - body);
         c->ilen -= head + body;
-        if (!conn_send(t, c, created, sizeof(created) - 1))
+        if (!(ok ? conn_send(t, c, created, sizeof(created) - 1)
+                 : conn_send(t, c, busy, sizeof(busy) - 1)))
             return false;
     }
     return true;
