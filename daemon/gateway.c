@@ -892,9 +892,11 @@ void nw_gateway_free(nw_gateway_t *gw)
         pthread_join(gw->thread, NULL);
         /* closes what is left; callbacks now run on this thread, alone */
         lws_context_destroy(gw->ctx);
-        if (gw->loop != NULL)
-            ev_loop_destroy(gw->loop);
     }
+    /* also when the thread gave up at start (its context is gone then,
+     * the loop it was made on is not) */
+    if (gw->loop != NULL)
+        ev_loop_destroy(gw->loop);
     if (gw->spare_fd >= 0)
         close(gw->spare_fd);
     while (gw->replies != NULL) {
