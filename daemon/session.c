@@ -232,9 +232,10 @@ json_t *nw_session_topics_json(const nw_session_t *s)
 }
 
 /* Takes the next frame to write off the queue, keeping the resume cursor
- * and the latency metric. A flash sent ahead of older items comes back as a
- * copy carrying "cursor". The caller owns the frame returned. Sets *err on
- * allocation failure. */
+ * and the latency metric. The cursor never moves back: an item sent out of
+ * wire order (a flash ahead of older items, or an entry the wire tail found
+ * late after a failover) comes back as a copy carrying "cursor". The caller
+ * owns the frame returned. Sets *err on allocation failure. */
 static nw_frame_t *next_frame(nw_session_t *s, int64_t *now_ms, bool *err)
 {
     bool jumped;
@@ -242,9 +243,12 @@ static nw_frame_t *next_frame(nw_session_t *s, int64_t *now_ms, bool *err)
 
     if (f == NULL)
         return NULL;
+    if (!jumped && (f->id_ms != 0 || f->id_seq != 0) &&
+        nw_id_cmp(f->id_ms, f->id_seq, s->cursor_ms, s->cursor_seq) < 0)
+        jumped = true; /* behind the cursor: resuming from its id would repeat items */
     if (jumped) {
-        /* tell the client where to resume from, since the flash's id is
-         * past items it has not got */
+        /* tell the client where to resume from, since the item's id is
+         * not past every item it has got */
         nw_frame_t *c = nw_frame_with_cursor(f, s->cursor_ms, s->cursor_seq);
         nw_frame_unref(f);
         if (c == NULL) {
@@ -665,8 +669,12 @@ void nw_session_history_done(nw_session_env_t *env, nw_hist_req_t *req)
         nw_session_close(s, NW_WS_CLOSE_TRY_AGAIN, "history unavailable: retry", true);
         return;
     }
-    if (!req->recovered)
-        s->skipping = false; /* an unknown cursor says nothing of what the client has */
+    if (!req->recovered) {
+        /* an unknown cursor says nothing of what the client has, and is no
+         * position to keep (next_frame() never moves the cursor back) */
+        s->skipping = false;
+        s->cursor_ms = s->cursor_seq = 0;
+    }
     nw_session_send_control(s,
                             json_pack("{s:s, s:o, s:i, s:b, s:s}", "type", "subscribed", "topics",
                                       nw_session_topics_json(s), "min_urgency", s->min_urgency,
